@@ -1,0 +1,7 @@
+import type { Command } from 'commander';
+
+/** Each command module registers its subcommand(s). One line per module. */
+export type Register = (program: Command) => void;
+
+export const commandModules: (() => Promise<{ register: Register }>)[] = [
+];
