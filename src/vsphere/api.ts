@@ -85,7 +85,19 @@ export interface VsphereApi {
    * (CancelWaitForUpdates, then cleanup) or rejects with the fault that stopped it.
    */
   watchObjects(
-    spec: { type: string; paths: readonly string[] },
+    spec: {
+      type: string;
+      paths: readonly string[];
+      /**
+       * Optional extra single objects watched by the SAME PropertyCollector (one
+       * more ObjectSpec/filter each, no traversal), e.g. an EventHistoryCollector's
+       * `latestPage`; their updates arrive in the same batches. The poller uses it
+       * so one WaitForUpdatesEx covers both VMs and new events (idle budget). An
+       * implementation that ignores it simply never reports those objects; the
+       * poller then falls back to reading events on a slow tick.
+       */
+      alsoWatch?: readonly { obj: MoRef; paths: readonly string[] }[];
+    },
     onUpdate: (updates: ObjectUpdate[], meta: { initial: boolean; version: string }) => void | Promise<void>,
     options: { signal: AbortSignal; maxWaitSeconds: number; maxObjectUpdates?: number },
   ): Promise<void>;
