@@ -98,6 +98,13 @@ export class IncidentStore {
     return this.#redis.get(`${this.#p}open:${vcenter}:${moref}`);
   }
 
+  /** The VM's most recent incident, open or closed (the poller checks when it closed). */
+  async findLatest(vcenter: string, moref: string, opts: { timeline?: boolean } = { timeline: false }): Promise<Incident | null> {
+    const seq = await this.#redis.get(`${this.#p}seq:${vcenter}:${moref}`);
+    if (!seq || !/^\d+$/.test(seq)) return null;
+    return this.get(makeIncidentId(vcenter, moref, Number(seq)), opts);
+  }
+
   async get(id: string, opts: { timeline?: boolean } = { timeline: true }): Promise<Incident | null> {
     const h = await this.#redis.hgetall(this.#key(id));
     if (!h.id) return null;
