@@ -1,0 +1,23 @@
+/** First retry delay of a failed publish; it doubles up to rabbitmq.maxBackoff. */
+export const INITIAL_BACKOFF_MS = 250;
+
+/** Delay before retry number `attempt` (1-based): exponential, capped, with ±20 % jitter so restarts do not stampede. */
+export function backoffDelay(attempt: number, maxBackoffMs: number, random: () => number = Math.random): number {
+  const base = Math.min(maxBackoffMs, INITIAL_BACKOFF_MS * 2 ** Math.min(Math.max(attempt - 1, 0), 30));
+  const jittered = base * (0.8 + 0.4 * random());
+  return Math.max(1, Math.round(Math.min(maxBackoffMs, jittered)));
+}
+
+/** Resolves after ms, or at once when the signal aborts (never rejects). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
