@@ -1,0 +1,235 @@
+import { isObj, str } from './decode.ts';
+import { faultFromDecoded } from './fault-parse.ts';
+import { InvalidCollectorVersion, ManagedObjectNotFound, NotAuthenticated, TransportError, VimFault } from './faults.ts';
+import type { MoRef, ObjectUpdate, TaskInfo, TaskState } from './types.ts';
+import type { Logger } from '../log.ts';
+
+/** What the waiter needs from the client (kept narrow so it can be tested alone). */
+export interface TaskWaiterOps {
+  readonly taskManager: MoRef | undefined;
+  CreatePropertyCollector(): Promise<MoRef>;
+  DestroyPropertyCollector(collector: MoRef): Promise<void>;
+  createTaskFilter(collector: MoRef, target: { taskManager: MoRef } | { task: MoRef }): Promise<MoRef>;
+  DestroyPropertyFilter(filter: MoRef): Promise<void>;
+  /** WaitForUpdatesEx on the collector: null when nothing changed. */
+  waitForUpdates(collector: MoRef, version: string, maxWaitSeconds: number): Promise<{ version: string; truncated: boolean; updates: ObjectUpdate[] } | null>;
+}
+
+export const TASK_PATHS = ['info.state', 'info.error', 'info.result', 'info.entity', 'info.name', 'info.descriptionId'] as const;
+
+interface TaskRecord {
+  state?: TaskState;
+  error?: unknown;
+  result?: unknown;
+  entity?: MoRef;
+  name?: string;
+  descriptionId?: string;
+  finishedAt?: number;
+}
+
+interface Waiter {
+  task: MoRef;
+  resolve: (info: TaskInfo) => void;
+  reject: (err: unknown) => void;
+  /** Loop rounds completed since this waiter registered without the task being seen. */
+  unseenRounds: number;
+  fallbackFilter?: MoRef;
+}
+
+/** Finished tasks remembered so a late waitForTask still resolves. */
+const KEEP_FINISHED = 5000;
+const KEEP_FINISHED_MS = 30 * 60_000;
+
+/**
+ * All task waits of one client share ONE PropertyCollector with ONE filter on
+ * TaskManager.recentTask, read by ONE WaitForUpdatesEx loop, so waiting costs
+ * no SOAP call per task. A task not seen after a round gets its own filter on
+ * the same collector. The loop runs while someone waits.
+ */
+export class TaskWaiter {
+  private collector: MoRef | undefined;
+  private version = '';
+  private readonly tasks = new Map<string, TaskRecord>();
+  private readonly waiters = new Set<Waiter>();
+  private loop: Promise<void> | undefined;
+  private closed = false;
+  private generation = 0;
+
+  constructor(
+    private readonly ops: TaskWaiterOps,
+    private readonly maxWaitSeconds: number,
+    private readonly logger?: Logger,
+  ) {}
+
+  /** Session renewed: collector and version are gone with the old session. */
+  reset(): void {
+    this.generation++;
+    this.collector = undefined;
+    this.version = '';
+    for (const w of this.waiters) w.fallbackFilter = undefined;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const w of [...this.waiters]) this.settle(w, () => w.reject(new TransportError(`client closed while waiting for ${w.task.value}`)));
+  }
+
+  wait(task: MoRef, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<TaskInfo> {
+    const known = this.tasks.get(task.value);
+    if (known?.state === 'success' || known?.state === 'error') return this.finish(task, known);
+    return new Promise<TaskInfo>((resolve, reject) => {
+      const cleanups: (() => void)[] = [];
+      const done = (fn: () => void) => () => {
+        for (const c of cleanups) c();
+        fn();
+      };
+      const waiter: Waiter = { task, resolve: (i) => done(() => resolve(i))(), reject: (e) => done(() => reject(e))(), unseenRounds: 0 };
+      if (options.signal) {
+        const signal = options.signal;
+        if (signal.aborted) {
+          reject(signal.reason ?? new Error('aborted'));
+          return;
+        }
+        const onAbort = () => this.settle(waiter, () => waiter.reject(signal.reason ?? new Error('aborted')));
+        signal.addEventListener('abort', onAbort, { once: true });
+        cleanups.push(() => signal.removeEventListener('abort', onAbort));
+      }
+      if (options.timeoutMs !== undefined) {
+        const timer = setTimeout(() => this.settle(waiter, () => waiter.reject(new TransportError(`task ${task.value} did not finish within ${options.timeoutMs} ms`))), options.timeoutMs);
+        cleanups.push(() => clearTimeout(timer));
+      }
+      this.waiters.add(waiter);
+      this.ensureLoop();
+    });
+  }
+
+  private finish(task: MoRef, rec: TaskRecord): Promise<TaskInfo> {
+    const info: TaskInfo = { key: task.value, task, state: rec.state ?? 'success' };
+    if (rec.entity) info.entity = rec.entity;
+    if (rec.name) info.name = rec.name;
+    if (rec.descriptionId) info.descriptionId = rec.descriptionId;
+    if (rec.result !== undefined) info.result = rec.result;
+    if (rec.state === 'error') {
+      const err = rec.error instanceof Error ? rec.error : faultFromDecoded(rec.error);
+      info.error = err;
+      return Promise.reject(err);
+    }
+    return Promise.resolve(info);
+  }
+
+  private settle(w: Waiter, fn: () => void): void {
+    if (!this.waiters.delete(w)) return;
+    if (w.fallbackFilter) {
+      const f = w.fallbackFilter;
+      w.fallbackFilter = undefined;
+      this.ops.DestroyPropertyFilter(f).catch(() => undefined);
+    }
+    fn();
+  }
+
+  private ensureLoop(): void {
+    if (this.loop || this.closed) return;
+    this.loop = this.run().finally(() => {
+      this.loop = undefined;
+      if (this.waiters.size > 0 && !this.closed) this.ensureLoop();
+    });
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (this.waiters.size > 0 && !this.closed) {
+      const gen = this.generation;
+      try {
+        await this.round();
+        failures = 0;
+      } catch (err) {
+        if (this.closed) return;
+        if (gen !== this.generation) continue;
+        if (err instanceof InvalidCollectorVersion) {
+          this.version = '';
+          continue;
+        }
+        if (err instanceof ManagedObjectNotFound || err instanceof NotAuthenticated) {
+          this.reset();
+          continue;
+        }
+        failures++;
+        // A fault that is not transient (e.g. NoPermission on TaskManager) fails every waiter at once.
+        if (err instanceof VimFault || failures >= 3) {
+          for (const w of [...this.waiters]) this.settle(w, () => w.reject(err));
+          return;
+        }
+        this.logger?.warn({ err: (err as Error).message }, 'task wait loop: retrying after error');
+        await new Promise((r) => setTimeout(r, 250 * failures));
+      }
+    }
+  }
+
+  private async round(): Promise<void> {
+    if (!this.collector) {
+      const taskManager = this.ops.taskManager;
+      const collector = await this.ops.CreatePropertyCollector();
+      if (taskManager) await this.ops.createTaskFilter(collector, { taskManager });
+      this.collector = collector;
+      this.version = '';
+    }
+    const collector = this.collector;
+    const gen = this.generation;
+    const seenBefore = new Set(this.waiters);
+    const result = await this.ops.waitForUpdates(collector, this.version, this.maxWaitSeconds);
+    if (gen !== this.generation) return;
+    if (result) {
+      this.version = result.version;
+      this.apply(result.updates);
+    }
+    await this.fallbacks(seenBefore, collector);
+  }
+
+  private apply(updates: ObjectUpdate[]): void {
+    const now = Date.now();
+    for (const u of updates) {
+      if (u.obj.type !== 'Task') continue;
+      const rec = this.tasks.get(u.obj.value) ?? {};
+      if (u.kind === 'leave') continue;
+      for (const c of u.changeSet) {
+        if (c.name === 'info.state') rec.state = str(c.val) as TaskState | undefined;
+        else if (c.name === 'info.error') rec.error = c.op === 'remove' ? undefined : c.val;
+        else if (c.name === 'info.result') rec.result = c.val;
+        else if (c.name === 'info.entity' && isObj(c.val)) rec.entity = c.val as unknown as MoRef;
+        else if (c.name === 'info.name') rec.name = str(c.val);
+        else if (c.name === 'info.descriptionId') rec.descriptionId = str(c.val);
+      }
+      if ((rec.state === 'success' || rec.state === 'error') && rec.finishedAt === undefined) rec.finishedAt = now;
+      this.tasks.delete(u.obj.value);
+      this.tasks.set(u.obj.value, rec);
+    }
+    this.prune(now);
+    for (const w of [...this.waiters]) {
+      const rec = this.tasks.get(w.task.value);
+      if (rec?.state === 'success' || rec?.state === 'error') {
+        this.settle(w, () => this.finish(w.task, rec).then(w.resolve, w.reject));
+      }
+    }
+  }
+
+  private prune(now: number): void {
+    for (const [k, rec] of this.tasks) {
+      if (this.tasks.size <= KEEP_FINISHED && (rec.finishedAt === undefined || now - rec.finishedAt < KEEP_FINISHED_MS)) break;
+      if (rec.finishedAt !== undefined) this.tasks.delete(k);
+    }
+  }
+
+  /** A waiter whose task stayed unseen for a full round gets a filter on the task itself. */
+  private async fallbacks(seenBefore: Set<Waiter>, collector: MoRef): Promise<void> {
+    for (const w of this.waiters) {
+      if (!seenBefore.has(w) || w.fallbackFilter || this.tasks.has(w.task.value)) continue;
+      w.unseenRounds++;
+      if (w.unseenRounds < 1) continue;
+      try {
+        w.fallbackFilter = await this.ops.createTaskFilter(collector, { task: w.task });
+      } catch (err) {
+        this.settle(w, () => w.reject(err));
+      }
+    }
+  }
+}
