@@ -20,3 +20,4 @@ export { startNotifier, type NotifierOptions, type NotifierHandle } from './noti
 export { formatNotificationLine } from './format.ts';
 export { backoffDelay } from './backoff.ts';
 export { tailNotifications, type Tail, type TailOptions, type TailedMessage } from './tail.ts';
+export { runNotifierUntilSignal } from './run.ts';

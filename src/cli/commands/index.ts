@@ -4,4 +4,6 @@ import type { Command } from 'commander';
 export type Register = (program: Command) => void;
 
 export const commandModules: (() => Promise<{ register: Register }>)[] = [
+  () => import('./notifier.ts'),
+  () => import('./notifications.ts'),
 ];
