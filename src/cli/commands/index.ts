@@ -6,4 +6,5 @@ export type Register = (program: Command) => void;
 export const commandModules: (() => Promise<{ register: Register }>)[] = [
   () => import('./notifier.ts'),
   () => import('./notifications.ts'),
+  () => import('./demo.ts'),
 ];
