@@ -31,12 +31,14 @@ export function connectRedis(url: string): Redis {
 
 export async function checkRedis(url: string): Promise<void> {
   const redis = connectRedis(url);
-  redis.on('error', () => undefined); // reported through the rejected connect below
+  // The socket error (ECONNREFUSED, ...) says more than the rejected connect ("Connection is closed").
+  let socketError: string | undefined;
+  redis.on('error', (err: Error) => (socketError ??= err.message));
   try {
     await withTimeout(redis.connect(), 4000, 'Redis');
     await withTimeout(redis.ping(), 3000, 'Redis');
   } catch (err) {
-    throw new ServiceUnavailableError(`Redis at ${redactUrl(url)} is not reachable (${(err as Error).message}); start it or pass --redis URL`);
+    throw new ServiceUnavailableError(`Redis at ${redactUrl(url)} is not reachable (${socketError ?? (err as Error).message}); start it or pass --redis URL`);
   } finally {
     redis.disconnect();
   }

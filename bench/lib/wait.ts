@@ -1,0 +1,52 @@
+/**
+ * Polling with a deadline. The bench observes other processes (the simulator,
+ * Redis) it cannot subscribe to, so it asks at a short interval; on time-out
+ * the error says what was awaited and the last state seen.
+ */
+export class WaitTimeoutError extends Error {
+  override name = 'WaitTimeoutError';
+}
+
+export interface WaitOptions {
+  what: string;
+  timeoutMs: number;
+  intervalMs: number;
+  /** Called each round; throws to abort (e.g. a child process died). */
+  check?: () => void;
+  /** Describes the last state in the time-out message. */
+  describe?: () => string;
+}
+
+export async function waitUntil(cond: () => Promise<boolean> | boolean, opts: WaitOptions): Promise<void> {
+  const deadline = Date.now() + opts.timeoutMs;
+  for (;;) {
+    opts.check?.();
+    if (await cond()) return;
+    if (Date.now() >= deadline) {
+      const state = opts.describe ? ` (last seen: ${opts.describe()})` : '';
+      throw new WaitTimeoutError(`timed out after ${Math.round(opts.timeoutMs / 1000)} s waiting for ${opts.what}${state}`);
+    }
+    await sleep(opts.intervalMs);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A small seeded PRNG (mulberry32), so a run's lock schedule can be repeated. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Exponentially distributed gap with the given mean: locks at random moments. */
+export function exponentialGap(rand: () => number, meanMs: number): number {
+  return -Math.log(1 - rand()) * meanMs;
+}

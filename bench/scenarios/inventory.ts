@@ -1,0 +1,166 @@
+import type { ChildSet } from '../lib/children.ts';
+import { IncidentWatch } from '../lib/incidents.ts';
+import { canary, quiesce, type PhaseEnv } from '../lib/phase.ts';
+import { cpuSeconds, peakRssMb } from '../lib/procfs.ts';
+import { SimApi, lockedCount } from '../lib/sim-api.ts';
+import { startSimulatorProcess } from '../lib/simulator.ts';
+import { percentile, perMinute, round } from '../lib/stats.ts';
+import { writeVmlockConfig } from '../lib/vmlock-config.ts';
+import { startVmlock, startWorkers } from '../lib/vmlock-processes.ts';
+import { exponentialGap, seededRandom, sleep, waitUntil } from '../lib/wait.ts';
+
+/**
+ * Detection, idle and memory on one large inventory (10,000 VMs; 1,000 with
+ * --quick), in this order:
+ *  1. poller alone: lock VMs one at a time at random moments and take each
+ *     lock's latency to its BullMQ job (job.timestamp vs the moment the lock
+ *     request was sent; both on this machine's clock). No worker runs yet, so
+ *     every job is still there to be read.
+ *  2. workers and notifier start and resolve those incidents; nothing is locked.
+ *  3. idle window: SOAP calls per minute (reconciliation is set to 1 h, beyond
+ *     the window) and the poller's CPU seconds.
+ *  4. peak RSS (VmHWM) of the poller, one worker and the simulator.
+ */
+export interface InventoryResult {
+  vms: number;
+  detection: { locks: number; p50Ms: number; p99Ms: number; maxMs: number; samplesMs: number[] };
+  idle: { seconds: number; calls: number; callsPerMinute: number; pollerCpuSeconds: number; callsByMethod: Record<string, number> };
+  memory: { pollerRssMb: number; workerRssMb: number; simulatorRssMb: number };
+}
+
+export async function runInventory(env: PhaseEnv): Promise<InventoryResult> {
+  const o = env.opts;
+  const children: ChildSet = env.newChildSet();
+  const prefix = `${env.runId}-inventory`;
+  const watch = new IncidentWatch(o.redisUrl, prefix);
+  try {
+    env.log(`inventory: starting the simulator with ${o.inventoryVms} VMs`);
+    const sim = await startSimulatorProcess(children, env.repoRoot, 'inventory-simulator', {
+      scenario: 'storm',
+      port: 0,
+      vms: o.inventoryVms,
+      latencyMs: o.latencyMs,
+      taskConcurrency: o.taskConcurrency,
+      taskDurationsMs: { CryptoUnlock_Task: o.unlockTaskMs },
+      seed: o.seed,
+    });
+    const api = new SimApi(sim.controlUrl);
+    const configFile = writeVmlockConfig(env.tmpDir, 'inventory', {
+      simUrl: sim.url,
+      simUser: sim.user,
+      redisUrl: o.redisUrl,
+      redisPrefix: prefix,
+      amqpUrl: o.amqpUrl,
+      exchange: `${env.runId}.inventory`,
+      maxConcurrentTasks: o.taskConcurrency,
+      workerConcurrency: o.taskConcurrency,
+      reconcileInterval: '1h',
+    });
+    const ctx = { children, repoRoot: env.repoRoot, configFile, simPassword: sim.password, phase: 'inventory' };
+    env.log('inventory: starting the poller');
+    const poller = startVmlock(ctx, 'poller');
+
+    const vms = (await api.vms()).map((v) => v.moref);
+    const [canaryVm, ...others] = vms;
+    if (!canaryVm || others.length < o.locks) throw new Error(`inventory: the simulator has ${vms.length} VMs, need ${o.locks + 1}`);
+    await canary(api, watch, children, canaryVm, { waitForClose: false, timeoutMs: 180_000 });
+
+    // 1. Detection.
+    const rand = seededRandom(o.seed);
+    const chosen = pickDistinct(others, o.locks, rand);
+    env.log(`detection: locking ${chosen.length} VMs one at a time (mean gap ${o.lockGapMs} ms)`);
+    const lockedAt = new Map<string, number>();
+    for (const moref of chosen) {
+      await sleep(exponentialGap(rand, o.lockGapMs));
+      children.assertAlive();
+      lockedAt.set(moref, Date.now());
+      await api.lock([moref]);
+    }
+    const jobAt = new Map<string, number>();
+    await waitUntil(
+      async () => {
+        for (const moref of chosen) {
+          if (jobAt.has(moref)) continue;
+          const id = await watch.openId(moref);
+          const ts = id ? await watch.jobTimestamp(id) : undefined;
+          if (ts !== undefined) jobAt.set(moref, ts);
+        }
+        return jobAt.size === chosen.length;
+      },
+      {
+        what: 'a job in Redis for every locked VM',
+        timeoutMs: 60_000,
+        intervalMs: 100,
+        check: () => children.assertAlive(),
+        describe: () => `${jobAt.size} of ${chosen.length} jobs found`,
+      },
+    );
+    const samples = chosen.map((m) => (jobAt.get(m) as number) - (lockedAt.get(m) as number));
+
+    // 2. Let workers resolve everything, so the idle window has nothing locked.
+    env.log(`inventory: starting ${o.workers} workers and the notifier`);
+    const workers = startWorkers(ctx, o.workers);
+    startVmlock(ctx, 'notifier');
+    await quiesce(watch, children, 'the detection incidents to close', 180_000);
+    const stillLocked = lockedCount(await api.stats());
+    if (stillLocked > 0) env.log(`inventory: warning: ${stillLocked} VMs are still locked after their incidents closed`);
+
+    // 3. Idle.
+    await sleep(1000);
+    env.log(`idle: measuring for ${o.idleSeconds} s`);
+    await api.resetStats();
+    const cpu0 = cpuSeconds(poller.pid);
+    const t0 = Date.now();
+    const idleEnd = t0 + o.idleSeconds * 1000;
+    while (Date.now() < idleEnd) {
+      children.assertAlive();
+      await sleep(Math.min(1000, idleEnd - Date.now()));
+    }
+    const idleStats = await api.stats();
+    const windowMs = Date.now() - t0;
+    const cpu1 = cpuSeconds(poller.pid);
+
+    // 4. Memory, read while every process still runs.
+    const worker = workers[0];
+    if (!worker) throw new Error('inventory: no worker was started');
+    const memory = {
+      pollerRssMb: round(peakRssMb(poller.pid), 1),
+      workerRssMb: round(peakRssMb(worker.pid), 1),
+      simulatorRssMb: round(peakRssMb(sim.child.pid), 1),
+    };
+    return {
+      vms: vms.length,
+      detection: {
+        locks: samples.length,
+        p50Ms: round(percentile(samples, 50), 1),
+        p99Ms: round(percentile(samples, 99), 1),
+        maxMs: round(Math.max(...samples), 1),
+        samplesMs: samples.map((s) => round(s, 1)),
+      },
+      idle: {
+        seconds: round(windowMs / 1000, 1),
+        calls: idleStats.callsTotal,
+        callsPerMinute: round(perMinute(idleStats.callsTotal, windowMs), 2),
+        pollerCpuSeconds: round(cpu1 - cpu0, 2),
+        callsByMethod: idleStats.calls,
+      },
+      memory,
+    };
+  } finally {
+    await children.stopAll();
+    await watch.close();
+  }
+}
+
+/** n distinct items chosen at random (partial Fisher-Yates). */
+export function pickDistinct<T>(items: readonly T[], n: number, rand: () => number): T[] {
+  const pool = [...items];
+  const out: T[] = [];
+  for (let i = 0; i < n && pool.length > 0; i++) {
+    const j = Math.floor(rand() * pool.length);
+    out.push(pool[j] as T);
+    pool[j] = pool[pool.length - 1] as T;
+    pool.pop();
+  }
+  return out;
+}

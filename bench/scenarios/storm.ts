@@ -1,0 +1,123 @@
+import { ChildSet } from '../lib/children.ts';
+import { IncidentWatch } from '../lib/incidents.ts';
+import { canary, quiesce, type PhaseEnv } from '../lib/phase.ts';
+import { SimApi, lockedCount } from '../lib/sim-api.ts';
+import { startSimulatorProcess } from '../lib/simulator.ts';
+import { ratio, round, stormLowerBoundMs } from '../lib/stats.ts';
+import { writeVmlockConfig } from '../lib/vmlock-config.ts';
+import { startVmlock, startWorkers } from '../lib/vmlock-processes.ts';
+import { waitUntil } from '../lib/wait.ts';
+
+/**
+ * Storm: every VM locked at once by a host reboot (keys still in the KMS), so
+ * each needs exactly one CryptoUnlock_Task. With C tasks at a time of T ms
+ * each, nothing can finish before ceil(N / C) x T; the ratio to that bound is
+ * vmlock's overhead, whatever the machine's speed.
+ */
+export interface StormResult {
+  vms: number;
+  seconds: number;
+  lowerBoundSeconds: number;
+  ratio: number;
+  callsPerIncident: number;
+  peakConcurrentTasks: number;
+  incidents: number;
+  outcomes: Record<string, number>;
+  callsByMethod: Record<string, number>;
+}
+
+export async function runStorm(env: PhaseEnv): Promise<StormResult> {
+  const o = env.opts;
+  const children: ChildSet = env.newChildSet();
+  const prefix = `${env.runId}-storm`;
+  const watch = new IncidentWatch(o.redisUrl, prefix);
+  try {
+    env.log(`storm: starting the simulator with ${o.stormVms} VMs`);
+    const sim = await startSimulatorProcess(children, env.repoRoot, 'storm-simulator', {
+      scenario: 'storm',
+      port: 0,
+      vms: o.stormVms,
+      latencyMs: o.latencyMs,
+      taskConcurrency: o.taskConcurrency,
+      taskDurationsMs: { CryptoUnlock_Task: o.unlockTaskMs },
+      seed: o.seed,
+    });
+    const api = new SimApi(sim.controlUrl);
+    const configFile = writeVmlockConfig(env.tmpDir, 'storm', {
+      simUrl: sim.url,
+      simUser: sim.user,
+      redisUrl: o.redisUrl,
+      redisPrefix: prefix,
+      amqpUrl: o.amqpUrl,
+      exchange: `${env.runId}.storm`,
+      maxConcurrentTasks: o.taskConcurrency,
+      // Enough incidents in flight on every worker to keep all C task slots busy.
+      workerConcurrency: Math.max(o.taskConcurrency, Math.ceil((2 * o.taskConcurrency) / o.workers)),
+      reconcileInterval: '1h',
+    });
+    const ctx = { children, repoRoot: env.repoRoot, configFile, simPassword: sim.password, phase: 'storm' };
+    env.log(`storm: starting poller, ${o.workers} workers and notifier`);
+    startVmlock(ctx, 'poller');
+    startWorkers(ctx, o.workers);
+    startVmlock(ctx, 'notifier');
+
+    const vms = await api.vms();
+    const first = vms[0];
+    if (!first) throw new Error('storm: the simulator has no VMs');
+    await canary(api, watch, children, first.moref, { waitForClose: true, timeoutMs: 120_000 });
+    await quiesce(watch, children, 'the canary incident to settle', 60_000);
+    const canaryIncidents = await watch.incidentCount();
+
+    const hosts = [...new Set(vms.map((v) => v.host).filter((h): h is string => Boolean(h)))];
+    if (hosts.length === 0) throw new Error('storm: /_sim/vms names no host for any VM');
+    await api.resetStats();
+    env.log(`storm: rebooting ${hosts.length} host(s)`);
+    const t0 = Date.now();
+    await Promise.all(hosts.map((h) => api.rebootHost(h)));
+
+    // The storm ends when the last VM is unlocked; polled every 20 ms, which is
+    // well below one task duration, and only counts once the locks were seen.
+    let maxLocked = 0;
+    let lastLocked = 0;
+    let tEnd = 0;
+    const boundGuessMs = stormLowerBoundMs(o.stormVms, o.taskConcurrency, o.unlockTaskMs);
+    await waitUntil(
+      async () => {
+        lastLocked = lockedCount(await api.stats());
+        maxLocked = Math.max(maxLocked, lastLocked);
+        if (maxLocked > 0 && lastLocked === 0) {
+          tEnd = Date.now();
+          return true;
+        }
+        return false;
+      },
+      {
+        what: 'every VM of the storm to be unlocked',
+        timeoutMs: Math.max(120_000, 20 * boundGuessMs),
+        intervalMs: 20,
+        check: () => children.assertAlive(),
+        describe: () => `${lastLocked} of ${maxLocked} VMs still locked`,
+      },
+    );
+    const elapsedMs = tEnd - t0;
+    env.log(`storm: ${maxLocked} VMs unlocked in ${(elapsedMs / 1000).toFixed(2)} s; waiting for the incidents to close`);
+    await quiesce(watch, children, 'the storm incidents to close', 120_000);
+    const stats = await api.stats();
+    const incidents = (await watch.incidentCount()) - canaryIncidents;
+    const boundMs = stormLowerBoundMs(maxLocked, o.taskConcurrency, o.unlockTaskMs);
+    return {
+      vms: maxLocked,
+      seconds: round(elapsedMs / 1000),
+      lowerBoundSeconds: round(boundMs / 1000),
+      ratio: round(ratio(elapsedMs, boundMs)),
+      callsPerIncident: round(incidents > 0 ? stats.callsTotal / incidents : Number.NaN, 2),
+      peakConcurrentTasks: stats.peakConcurrentTasks,
+      incidents,
+      outcomes: await watch.outcomes(incidents + canaryIncidents + 10),
+      callsByMethod: stats.calls,
+    };
+  } finally {
+    await children.stopAll();
+    await watch.close();
+  }
+}
