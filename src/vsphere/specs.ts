@@ -85,6 +85,9 @@ export interface DiskToRemove {
   fileName?: string;
   datastore?: MoRef;
   backingType?: string;
+  diskMode?: string;
+  thinProvisioned?: boolean;
+  /** Read-only on vCenter; sent back as read so the device matches what the VM has. */
   keyId?: CryptoKeyId;
 }
 
@@ -93,7 +96,10 @@ export function removeDiskSpec(disk: DiskToRemove): Record<string, unknown> {
   if (disk.fileName !== undefined) {
     const backing: Record<string, unknown> = { attributes: xsiType(disk.backingType ?? 'VirtualDiskFlatVer2BackingInfo'), fileName: disk.fileName };
     if (disk.datastore) backing.datastore = mo(disk.datastore);
-    backing.diskMode = 'persistent';
+    // VirtualDiskFlatVer2BackingInfo order: fileName, datastore, diskMode, ..., thinProvisioned, ..., keyId.
+    backing.diskMode = disk.diskMode ?? 'persistent';
+    if (disk.thinProvisioned !== undefined) backing.thinProvisioned = disk.thinProvisioned;
+    if (disk.keyId) backing.keyId = cryptoKeyIdArg(disk.keyId);
     device.backing = backing;
   }
   if (disk.controllerKey !== undefined) device.controllerKey = disk.controllerKey;
