@@ -17,6 +17,8 @@ export interface AmqpPublisherOptions {
   connectTimeoutMs?: number;
   /** AMQP heartbeat, so a silently dead connection is noticed. Used when the URL sets none. @defaultValue 15 */
   heartbeatSeconds?: number;
+  /** Told when RabbitMQ blocks the connection (for health reporting). */
+  onBlocked?: (reason: string) => void;
 }
 
 /** One open connection with its confirm channel; dropped whole when either closes. */
@@ -106,6 +108,7 @@ export class AmqpConfirmPublisher implements NotificationSink {
     model.on('close', () => void this.markDead(partial as Link, 'connection closed'));
     model.on('blocked', (reason: string) => {
       partial.blocked = reason || 'no reason given';
+      this.opts.onBlocked?.(partial.blocked);
       this.log.warn({ broker: this.broker, reason: partial.blocked }, 'RabbitMQ blocked the connection (resource alarm); notifications wait in the outbox until it is unblocked');
     });
     model.on('unblocked', () => {

@@ -9,12 +9,18 @@ import { backoffDelay, sleep } from './backoff.ts';
 import { LogSink } from './log-sink.ts';
 import { assertNotificationEvent } from './schema.ts';
 import type { NotificationEvent, NotificationJob, NotificationSink } from './types.ts';
+import { health as processHealth, type HealthRegistry } from '../ops/health.ts';
+
+/** Name of the notifier's entry in the health registry (/readyz). */
+export const NOTIFIER_HEALTH = 'rabbitmq-notifier';
 
 export interface NotifierOptions {
   config: Config;
   logger: Logger;
   /** See AmqpPublisherOptions.confirmTimeoutMs. */
   confirmTimeoutMs?: number;
+  /** Where publish health is reported (as NOTIFIER_HEALTH). @defaultValue the process-wide registry */
+  health?: HealthRegistry;
 }
 
 export interface NotifierHandle {
@@ -41,12 +47,21 @@ export function startNotifier(opts: NotifierOptions): NotifierHandle {
   const { config } = opts;
   const log = opts.logger.child({ component: 'notifier' });
   const url = config.rabbitmq.url?.trim();
+  const health = opts.health ?? processHealth;
   let sink: NotificationSink;
   if (!url) {
     log.warn('no RabbitMQ broker configured (rabbitmq.url is empty): notifications are written to this log instead of published');
     sink = new LogSink(log);
+    health.report(NOTIFIER_HEALTH, true, 'no broker configured: logging notifications');
   } else {
-    sink = new AmqpConfirmPublisher({ url, exchange: config.rabbitmq.exchange, logger: log, confirmTimeoutMs: opts.confirmTimeoutMs });
+    sink = new AmqpConfirmPublisher({
+      url,
+      exchange: config.rabbitmq.exchange,
+      logger: log,
+      confirmTimeoutMs: opts.confirmTimeoutMs,
+      onBlocked: (reason) => health.report(NOTIFIER_HEALTH, false, 'blocked by RabbitMQ', reason),
+    });
+    health.report(NOTIFIER_HEALTH, true, 'starting');
     log.info({ broker: redactUrl(url), exchange: config.rabbitmq.exchange }, 'notifier publishing the outbox to RabbitMQ');
   }
   const stopping = new AbortController();
@@ -77,10 +92,12 @@ export function startNotifier(opts: NotifierOptions): NotifierHandle {
         const fields = { id: event.id, incidentId: event.data.incidentId, routingKey: `incident.${event.data.transition}`, attempts: attempt };
         if (attempt > 1) log.info(fields, 'notification published after retries');
         else log.debug(fields, 'notification published');
+        health.report(NOTIFIER_HEALTH, true, url ? 'publishing' : 'no broker configured: logging notifications');
         return { publishedAt: new Date().toISOString() };
       } catch (err) {
         if (stopping.signal.aborted) return backToHead(job, token);
         const delay = backoffDelay(attempt, maxBackoff);
+        health.report(NOTIFIER_HEALTH, false, 'retrying', errorMessage(err));
         log.warn({ id: event.id, attempt, retryInMs: delay, err: errorMessage(err) }, 'notification not confirmed by RabbitMQ; it stays first in the outbox and is retried');
         await sleep(delay, stopping.signal);
       }

@@ -1,11 +1,16 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { PayloadError } from '../errors.ts';
 import type { NotificationEvent } from './types.ts';
 
-/** schemas/notification.schema.json: the published contract of every message. */
-export const NOTIFICATION_SCHEMA_FILE = new URL('../../schemas/notification.schema.json', import.meta.url);
+/**
+ * schemas/notification.schema.json: the published contract of every message.
+ * Found from src/notify (tsx) or dist/src/notify (built) alike.
+ */
+export const NOTIFICATION_SCHEMA_FILE: URL =
+  [new URL('../../schemas/notification.schema.json', import.meta.url), new URL('../../../schemas/notification.schema.json', import.meta.url)].find((u) => existsSync(u)) ??
+  new URL('../../schemas/notification.schema.json', import.meta.url);
 
 // ajv-formats is CommonJS; under NodeNext its default import is module.exports, whose .default is the plugin.
 const addFormats = addFormatsModule.default;

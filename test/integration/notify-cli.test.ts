@@ -48,7 +48,7 @@ describe('notifier process and notifications tail command', () => {
     procs.push(tail);
     await waitFor('the tail to bind its queue', () => tail.stderr().includes('tailing exchange'), 25_000);
 
-    const notifier = run(['workers/notifier.ts'], env);
+    const notifier = run(['workers/notifier.ts'], { ...env, VMLOCK__http__enabled: 'true', VMLOCK__http__port: '0' });
     procs.push(notifier);
     const { logger } = captureLogger();
     const outbox = new NotificationOutbox({ redisUrl: REDIS_URL, prefix, logger });
@@ -59,6 +59,13 @@ describe('notifier process and notifications tail command', () => {
       expect(events.map((e) => e.data.transition)).toEqual(story.map((n) => n.transition));
       for (const e of events) expect(notificationProblems(e)).toEqual([]);
       await waitFor('an empty outbox', async () => (await outbox.pending()) === 0);
+      // The notifier process serves the ops endpoints: readiness of its publishing, the outbox depth.
+      const listening = notifier.stdout().split('\n').find((l) => l.includes('notifier ops HTTP server listening'));
+      const opsUrl = (JSON.parse(listening!) as { url: string }).url;
+      const ready = (await (await fetch(`${opsUrl}/readyz`)).json()) as { ready: boolean; checks: Record<string, { state: string }> };
+      expect(ready.checks['rabbitmq-notifier']?.state).toBe('publishing');
+      expect(ready.ready).toBe(true);
+      expect(await (await fetch(`${opsUrl}/metrics`)).text()).toMatch(/^vmlock_notifications_pending 0$/m);
     } finally {
       await outbox.close();
     }
