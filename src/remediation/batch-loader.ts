@@ -1,0 +1,69 @@
+/**
+ * Coalesces single-key loads made within a few milliseconds into one batch
+ * call: concurrent incidents of one vCenter share one RetrievePropertiesEx or
+ * QueryCryptoKeyStatus. A failed batch rejects every load in it.
+ */
+export class BatchLoader<K, V> {
+  #pending = new Map<string, { key: K; waiters: { resolve: (v: V) => void; reject: (e: unknown) => void }[] }>();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly load: (keys: K[]) => Promise<Map<string, V>>,
+    private readonly idOf: (key: K) => string,
+    private readonly opts: { windowMs: number; maxBatch: number; missing: (key: K) => V },
+  ) {}
+
+  get(key: K): Promise<V> {
+    return new Promise<V>((resolve, reject) => {
+      const id = this.idOf(key);
+      const entry = this.#pending.get(id);
+      if (entry) entry.waiters.push({ resolve, reject });
+      else this.#pending.set(id, { key, waiters: [{ resolve, reject }] });
+      if (this.#pending.size >= this.opts.maxBatch) this.#flush();
+      else this.#timer ??= setTimeout(() => this.#flush(), this.opts.windowMs);
+    });
+  }
+
+  #flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const batch = this.#pending;
+    this.#pending = new Map();
+    if (batch.size === 0) return;
+    const keys = [...batch.values()].map((e) => e.key);
+    this.load(keys).then(
+      (result) => {
+        for (const [id, e] of batch) {
+          const v = result.has(id) ? (result.get(id) as V) : this.opts.missing(e.key);
+          for (const w of e.waiters) w.resolve(v);
+        }
+      },
+      (err: unknown) => {
+        for (const e of batch.values()) for (const w of e.waiters) w.reject(err);
+      },
+    );
+  }
+}
+
+/** Short-lived facts (KMS health, privileges, host state) shared for a few seconds; concurrent misses share one load. */
+export class TtlCache<V> {
+  #entries = new Map<string, { at: number; value: Promise<V> }>();
+  constructor(private readonly ttlMs: number) {}
+
+  get(id: string, load: () => Promise<V>): Promise<V> {
+    const now = Date.now();
+    const hit = this.#entries.get(id);
+    if (hit && now - hit.at < this.ttlMs) return hit.value;
+    const value = load();
+    this.#entries.set(id, { at: now, value });
+    // A failed load is not cached.
+    value.catch(() => {
+      if (this.#entries.get(id)?.value === value) this.#entries.delete(id);
+    });
+    return value;
+  }
+
+  delete(id: string): void {
+    this.#entries.delete(id);
+  }
+}

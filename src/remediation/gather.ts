@@ -1,0 +1,183 @@
+import { CheckKey, type CryptoKeyId, type CryptoKeyStatus, type HostCryptoInfo, type MoRef, type VimEvent, type VmCryptoSnapshot } from '../vsphere/types.ts';
+import type { VsphereApi } from '../vsphere/api.ts';
+import { InvalidArgument, MethodNotFound, NotSupported, isTransient } from '../vsphere/faults.ts';
+import { REGISTER_VM_PRIVILEGE, type VmFacts } from '../diagnosis/facts.ts';
+import { keyString, requiredKeys } from '../diagnosis/keys.ts';
+import { BatchLoader, TtlCache } from './batch-loader.ts';
+import { errorMessage } from '../errors.ts';
+import type { Logger } from '../log.ts';
+
+/** Crypto events worth showing next to a diagnosis (EventEx ids; see vsphere-api-notes §5). */
+export const CRYPTO_EVENT_IDS = [
+  'com.vmware.vc.vm.Crypto.VMLocked.KeyMissingOnHost',
+  'com.vmware.vc.vm.Crypto.VMLocked.KeyMissingOnKMS',
+  'com.vmware.vc.vm.Crypto.VMLocked.KMSClusterError',
+  'com.vmware.vc.vm.Crypto.VMLocked.TAKeyMissingOnHost',
+  'com.vmware.vc.vm.Crypto.VMLocked.TAKMSClusterUnavaliable',
+  'com.vmware.vc.vm.Crypto.VMUnlocked',
+  'com.vmware.vc.vm.crypto.DiskchainUsingMixedKeys',
+];
+
+export interface GatherOptions {
+  /** How long concurrent requests wait to share one call. */
+  batchWindowMs?: number;
+  /** How long KMS health, privileges, host state and key statuses are reused. */
+  factTtlMs?: number;
+  /** How long the recent crypto events (one read for all VMs) are reused. */
+  eventTtlMs?: number;
+  /** How far back events are read. */
+  eventWindowMs?: number;
+}
+
+const vmRef = (value: string): MoRef => ({ type: 'VirtualMachine', value });
+
+/**
+ * Reads the facts diagnosis needs for many VMs of ONE vCenter with few calls:
+ * snapshots, key statuses and host states are batched across concurrent
+ * incidents (a few ms window); KMS health, privileges per folder, host state,
+ * key statuses and recent events are reused for a few seconds. Per incident in
+ * a storm this costs a fraction of a call for each kind of fact.
+ */
+export class FactGatherer {
+  readonly #api: VsphereApi;
+  readonly #log: Logger;
+  readonly #snapshots: BatchLoader<string, VmCryptoSnapshot | null>;
+  readonly #keyStatus: BatchLoader<CryptoKeyId, CryptoKeyStatus | undefined>;
+  readonly #hosts: BatchLoader<string, HostCryptoInfo | null>;
+  readonly #privileges: BatchLoader<string, boolean | undefined>;
+  readonly #keyCache: TtlCache<CryptoKeyStatus | undefined>;
+  readonly #hostCache: TtlCache<HostCryptoInfo | null>;
+  readonly #privCache: TtlCache<boolean | undefined>;
+  readonly #kmsCache: TtlCache<boolean | undefined>;
+  readonly #eventCache: TtlCache<VimEvent[]>;
+  readonly #eventWindowMs: number;
+  static readonly KEY_BITS = CheckKey.available | CheckKey.usedByVms;
+
+  constructor(api: VsphereApi, logger: Logger, opts: GatherOptions = {}) {
+    this.#api = api;
+    this.#log = logger;
+    const windowMs = opts.batchWindowMs ?? 5;
+    const ttl = opts.factTtlMs ?? 3_000;
+    this.#eventWindowMs = opts.eventWindowMs ?? 3_600_000;
+    this.#snapshots = new BatchLoader(
+      async (ids) => {
+        const m = await api.getVmCryptoSnapshots(ids.map(vmRef));
+        return new Map([...ids].map((id) => [id, m.get(id) ?? null]));
+      },
+      (id) => id,
+      { windowMs, maxBatch: 200, missing: () => null },
+    );
+    this.#keyStatus = new BatchLoader(
+      async (keys) => {
+        const statuses = await api.queryCryptoKeyStatus(keys, FactGatherer.KEY_BITS);
+        const out = new Map<string, CryptoKeyStatus | undefined>();
+        for (const s of statuses) out.set(keyString(s.keyId), s);
+        // vCenter may echo a key with a provider the request did not name.
+        for (const k of keys) if (!out.has(keyString(k))) out.set(keyString(k), statuses.find((s) => s.keyId.keyId === k.keyId));
+        return out;
+      },
+      keyString,
+      { windowMs, maxBatch: 500, missing: () => undefined },
+    );
+    this.#hosts = new BatchLoader(
+      async (ids) => {
+        const m = await api.getHostCrypto(ids.map((value) => ({ type: 'HostSystem', value })));
+        return new Map(ids.map((id) => [id, m.get(id) ?? null]));
+      },
+      (id) => id,
+      { windowMs, maxBatch: 200, missing: () => null },
+    );
+    this.#privileges = new BatchLoader(
+      async (folders) => {
+        const res = await api.hasPrivilegeOnEntities(
+          folders.map((value) => ({ type: 'Folder', value })),
+          [REGISTER_VM_PRIVILEGE],
+        );
+        const out = new Map<string, boolean | undefined>();
+        for (const ep of res) out.set(ep.entity.value, ep.privAvailability.find((p) => p.privId === REGISTER_VM_PRIVILEGE)?.isGranted);
+        return out;
+      },
+      (id) => id,
+      { windowMs, maxBatch: 100, missing: () => undefined },
+    );
+    this.#keyCache = new TtlCache(ttl);
+    this.#hostCache = new TtlCache(ttl);
+    this.#privCache = new TtlCache(ttl);
+    this.#kmsCache = new TtlCache(ttl);
+    this.#eventCache = new TtlCache(opts.eventTtlMs ?? 10_000);
+  }
+
+  /** A fresh (batched, never cached) read of one VM: for verification after an action. */
+  readVm(moref: string): Promise<VmCryptoSnapshot | null> {
+    return this.#snapshots.get(moref);
+  }
+
+  /** Forget the cached key statuses (e.g. before re-diagnosing after a KMS wait). */
+  forgetKeys(keys: readonly CryptoKeyId[]): void {
+    for (const k of keys) this.#keyCache.delete(keyString(k));
+  }
+
+  async gather(moref: string, signalKind?: string): Promise<VmFacts> {
+    const snapshot = await this.readVm(moref);
+    const facts: VmFacts = {
+      vcenter: this.#api.name,
+      vm: vmRef(moref),
+      gatheredAt: new Date().toISOString(),
+      snapshot,
+      keyStatuses: [],
+      keyStatusBits: FactGatherer.KEY_BITS,
+      kmsActive: {},
+      host: undefined,
+      canRegisterVm: undefined,
+      events: [],
+    };
+    if (signalKind !== undefined) facts.signalKind = signalKind;
+    if (!snapshot) return facts;
+
+    const keys = requiredKeys(snapshot).map((r) => r.key);
+    const providers = [...new Set(keys.map((k) => k.providerId?.id).filter((p): p is string => p !== undefined))];
+    const hostId = snapshot.host?.value;
+    const folderId = snapshot.parent?.value;
+    const [statuses, host, canRegisterVm, kms, events] = await Promise.all([
+      Promise.all(keys.map((k) => this.#keyCache.get(keyString(k), () => this.#keyStatus.get(k)))),
+      hostId ? this.#hostCache.get(hostId, () => this.#hosts.get(hostId)) : Promise.resolve(undefined),
+      folderId ? this.#privCache.get(folderId, () => this.#privileges.get(folderId)) : Promise.resolve(undefined),
+      Promise.all(providers.map(async (p) => [p, await this.#kmsCache.get(p, () => this.#kmsActive(p))] as const)),
+      this.#recentEvents(),
+    ]);
+    facts.keyStatuses = statuses.filter((s): s is CryptoKeyStatus => s !== undefined);
+    facts.host = host;
+    facts.canRegisterVm = canRegisterVm;
+    for (const [p, active] of kms) if (active !== undefined) facts.kmsActive[p] = active;
+    facts.events = events.filter((e) => e.vm?.vm.value === moref || (e.objectType === 'VirtualMachine' && e.objectId === moref));
+    return facts;
+  }
+
+  /** IsKmsClusterActive; undefined where vCenter cannot tell (before 7.0). */
+  async #kmsActive(provider: string): Promise<boolean | undefined> {
+    try {
+      return await this.#api.isKmsClusterActive({ id: provider });
+    } catch (err) {
+      if (err instanceof MethodNotFound || err instanceof NotSupported) return undefined;
+      if (err instanceof InvalidArgument) return false; // the provider is not configured
+      throw err;
+    }
+  }
+
+  /** One event read for all VMs of the vCenter, reused for a few seconds. Informative only: a failure yields none. */
+  #recentEvents(): Promise<VimEvent[]> {
+    return this.#eventCache.get('crypto', async () => {
+      let collector;
+      try {
+        collector = await this.#api.createEventCollector({ eventTypeId: CRYPTO_EVENT_IDS, beginTime: new Date(Date.now() - this.#eventWindowMs) });
+        return await collector.readNext(1000);
+      } catch (err) {
+        if (isTransient(err)) throw err;
+        this.#log.warn({ err: errorMessage(err) }, 'cannot read recent crypto events; diagnosing without them');
+        return [];
+      } finally {
+        await collector?.destroy().catch(() => undefined);
+      }
+    });
+  }
+}

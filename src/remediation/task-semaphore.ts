@@ -1,0 +1,96 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/**
+ * Acquires a slot if fewer than `limit` unexpired holders exist. Holders are a
+ * sorted set of tokens scored by lease expiry (Redis server time, so clocks of
+ * worker machines do not matter); expired holders (a killed worker) are removed
+ * first. Re-acquiring a held token renews it.
+ */
+const ACQUIRE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local ttl = tonumber(ARGV[3])
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ttl * 2)
+  return 1
+end
+return 0
+`;
+
+const RENEW = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
+  return 1
+end
+return 0
+`;
+
+export interface Lease {
+  readonly token: string;
+  release(): Promise<void>;
+}
+
+export interface TaskSemaphoreOptions {
+  /** Lease length; renewed every third of it while held. */
+  leaseMs?: number;
+  /** Longest pause between acquire attempts (jittered). */
+  pollMs?: number;
+}
+
+/**
+ * A counting semaphore per vCenter across every worker process: at most
+ * policy.maxConcurrentTasksPerVcenter mutating vCenter tasks run at once. Held
+ * from the task's start to its end; a lease of a killed process expires.
+ */
+export class TaskSemaphore {
+  readonly #redis: Redis;
+  readonly #prefix: string;
+  readonly #leaseMs: number;
+  readonly #pollMs: number;
+
+  constructor(redis: Redis, prefix: string, opts: TaskSemaphoreOptions = {}) {
+    this.#redis = redis;
+    this.#prefix = prefix;
+    this.#leaseMs = opts.leaseMs ?? 30_000;
+    this.#pollMs = opts.pollMs ?? 100;
+  }
+
+  key(vcenter: string): string {
+    return `${this.#prefix}:tasks:${vcenter}`;
+  }
+
+  async acquire(vcenter: string, limit: number, signal?: AbortSignal): Promise<Lease> {
+    const key = this.key(vcenter);
+    const token = randomUUID();
+    for (;;) {
+      signal?.throwIfAborted();
+      const ok = (await this.#redis.eval(ACQUIRE, 1, key, token, String(limit), String(this.#leaseMs))) as number;
+      if (ok === 1) break;
+      await new Promise((r) => setTimeout(r, this.#pollMs / 2 + Math.random() * this.#pollMs));
+    }
+    const timer = setInterval(() => {
+      this.#redis.eval(RENEW, 1, key, token, String(this.#leaseMs)).catch(() => undefined);
+    }, Math.max(50, Math.floor(this.#leaseMs / 3)));
+    timer.unref();
+    return {
+      token,
+      release: async () => {
+        clearInterval(timer);
+        await this.#redis.zrem(key, token);
+      },
+    };
+  }
+
+  /** Holders with unexpired leases right now. */
+  async holders(vcenter: string): Promise<number> {
+    const t = await this.#redis.time();
+    const now = Number(t[0]) * 1000 + Math.floor(Number(t[1]) / 1000);
+    return this.#redis.zcount(this.key(vcenter), now, '+inf');
+  }
+}
