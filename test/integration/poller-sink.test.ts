@@ -23,10 +23,10 @@ afterAll(async () => {
 function setup(reconcileInterval = '5m') {
   const prefix = uniquePrefix('sink');
   const config = configSchema.parse({ redis: { prefix }, poller: { reconcileInterval }, worker: { attempts: 3, backoff: '1s' } });
-  const queue = new Queue(INCIDENTS_QUEUE, { connection: redis.duplicate({ maxRetriesPerRequest: null }), prefix });
+  const conn = redis.duplicate({ maxRetriesPerRequest: null });
+  const queue = new Queue(INCIDENTS_QUEUE, { connection: conn, prefix });
   cleanups.push(async () => {
     await queue.obliterate({ force: true });
-    const conn = await queue.client;
     await queue.close();
     conn.disconnect();
     const keys = await redis.keys(`${prefix}:*`);

@@ -7,4 +7,6 @@ export const commandModules: (() => Promise<{ register: Register }>)[] = [
   () => import('./notifier.ts'),
   () => import('./notifications.ts'),
   () => import('./demo.ts'),
+  () => import('./serve.ts'),
+  () => import('./poller.ts'),
 ];
