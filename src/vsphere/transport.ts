@@ -62,6 +62,8 @@ class PinnedAgent extends https.Agent {
   }
 }
 
+class StaleSocketError extends TransportError {}
+
 export interface HttpTransportOptions {
   url: string;
   tls?: TlsOptions;
@@ -121,8 +123,22 @@ export class HttpTransport {
     this.cookie = undefined;
   }
 
-  /** POST one envelope; resolves with status and body for any HTTP status, rejects with TransportError. */
-  post(body: string, opts: { timeoutMs: number; method: string }): Promise<HttpReply> {
+  /**
+   * POST one envelope; resolves with status and body for any HTTP status,
+   * rejects with TransportError. A keep-alive socket the server closed while
+   * idle fails before the request reached it; that case alone is retried once
+   * (Node's documented reusedSocket pattern).
+   */
+  async post(body: string, opts: { timeoutMs: number; method: string }): Promise<HttpReply> {
+    try {
+      return await this.postOnce(body, opts);
+    } catch (err) {
+      if (err instanceof StaleSocketError) return this.postOnce(body, opts);
+      throw err;
+    }
+  }
+
+  private postOnce(body: string, opts: { timeoutMs: number; method: string }): Promise<HttpReply> {
     const where = `${this.url.host}${this.url.pathname}`;
     return new Promise<HttpReply>((resolve, reject) => {
       const headers: http.OutgoingHttpHeaders = {
@@ -162,6 +178,12 @@ export class HttpTransport {
       );
       const timer = setTimeout(() => fail(new TransportError(`${opts.method}: no response from ${where} within ${opts.timeoutMs} ms`)), opts.timeoutMs);
       req.on('error', (err: NodeJS.ErrnoException) => {
+        if (req.reusedSocket && err.code === 'ECONNRESET' && !settled) {
+          settled = true;
+          clearTimeout(timer);
+          reject(new StaleSocketError(err.message));
+          return;
+        }
         const cause = err instanceof TransportError ? err.message : `${err.code ?? 'error'}: ${err.message}`;
         fail(new TransportError(`${opts.method}: request to ${where} failed: ${cause}`, { cause: err }));
       });
