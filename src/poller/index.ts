@@ -50,7 +50,7 @@ const defaultClientFactory: ClientFactory = async (vc, logger, hooks) => createC
 export async function startPoller(opts: PollerOptions): Promise<RunningPoller> {
   const { config } = opts;
   const replicaId = opts.replicaId ?? `${process.env.HOSTNAME ?? 'local'}:${process.pid}`;
-  const logger = opts.logger.child({ component: 'poller', replica: replicaId });
+  const logger = opts.logger.child({ replica: replicaId });
   const health = opts.health ?? processHealth;
   const prefix = config.redis.prefix;
   const redis = new Redis(config.redis.url, { lazyConnect: true, maxRetriesPerRequest: 3 });

@@ -143,7 +143,8 @@ export class VcenterPoller {
       let unsubscribe: (() => void) | undefined;
       try {
         this.#report(false, attempt ? 'reconnecting' : 'connecting');
-        client ??= await this.#o.createClient(this.#o.vc, this.#log, { onCall: (c) => this.#onCall(c) });
+        // The base logger: the client adds its own vcenter binding.
+        client ??= await this.#o.createClient(this.#o.vc, this.#o.logger, { onCall: (c) => this.#onCall(c) });
         if (!connected) {
           await client.connect();
           connected = true;
