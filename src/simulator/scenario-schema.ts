@@ -43,11 +43,13 @@ const diskSchema = z
 
 export const expectSchema = z
   .object({
-    outcome: z.enum(['resolved', 'escalated']),
-    cause: z.enum(CAUSE_CODES),
+    /** none: vmlock must leave the VM alone. */
+    outcome: z.enum(['resolved', 'escalated', 'none']),
+    cause: z.enum(CAUSE_CODES).optional(),
     actions: z.array(z.string()).default([]),
   })
-  .strict();
+  .strict()
+  .refine((e) => e.outcome === 'none' || e.cause !== undefined, { message: 'a cause is required unless outcome is none', path: ['cause'] });
 
 const vmSchema = z
   .object({

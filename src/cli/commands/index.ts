@@ -9,4 +9,5 @@ export const commandModules: (() => Promise<{ register: Register }>)[] = [
   () => import('./demo.ts'),
   () => import('./serve.ts'),
   () => import('./poller.ts'),
+  () => import('./sim.ts'),
 ];
