@@ -9,5 +9,6 @@ export const commandModules: (() => Promise<{ register: Register }>)[] = [
   () => import('./demo.ts'),
   () => import('./serve.ts'),
   () => import('./poller.ts'),
+  () => import('./worker.ts'),
   () => import('./sim.ts'),
 ];
