@@ -1,6 +1,6 @@
 import { CheckKey, type CryptoKeyId, type VmCryptoSnapshot } from '../vsphere/types.ts';
 import { identifyBootDisk, type BootDiskResult } from './boot-disk.ts';
-import type { Advisory, Cause } from './causes.ts';
+import { causeClass, type Advisory, type Cause } from './causes.ts';
 import { REGISTER_VM_PRIVILEGE, type VmFacts } from './facts.ts';
 import { keyString, requiredKeys, sameKey, statusFor, type RequiredKey } from './keys.ts';
 
@@ -164,6 +164,9 @@ export function diagnose(facts: VmFacts): Diagnosis {
     causes.push({ code: 'stale-alarm', message: `VM ${vmName} is not locked any more and needs no key: the alarm or signal is stale` });
   }
 
+  // The decisive cause first: what blocks (escalate, wait) before what vmlock fixes.
+  const rank: Record<string, number> = { escalate: 0, wait: 1, act: 2, close: 3 };
+  causes.sort((a, b) => (rank[causeClass(a.code)] ?? 0) - (rank[causeClass(b.code)] ?? 0));
   return { causes, advisories: advisories(facts, vm, required, kmsDownProviders), locked, bootDisk, missingDisks };
 }
 

@@ -17,6 +17,8 @@ export const CRYPTO_EVENT_IDS = [
   'com.vmware.vc.vm.Crypto.VMUnlocked',
   'com.vmware.vc.vm.crypto.DiskchainUsingMixedKeys',
 ];
+/** A failed power-on (typed class, or the ids an EventEx form carries): a signal of its own for disk-key problems. */
+export const POWER_ON_FAILED_IDS = ['VmFailedToPowerOnEvent', 'vim.event.VmFailedToPowerOnEvent', 'com.vmware.vc.vm.VmFailedToPowerOnEvent'];
 
 export interface GatherOptions {
   /** How long concurrent requests wait to share one call. */
@@ -150,6 +152,8 @@ export class FactGatherer {
     facts.canRegisterVm = canRegisterVm;
     for (const [p, active] of kms) if (active !== undefined) facts.kmsActive[p] = active;
     facts.events = events.filter((e) => e.vm?.vm.value === moref || (e.objectType === 'VirtualMachine' && e.objectId === moref));
+    // A recent failed power-on of this VM counts as that signal, whatever opened the incident.
+    if (facts.events.some((e) => POWER_ON_FAILED_IDS.includes(e.eventTypeId ?? '') || POWER_ON_FAILED_IDS.includes(e.type))) facts.signalKind = 'powerOnFailure';
     return facts;
   }
 
@@ -169,7 +173,7 @@ export class FactGatherer {
     return this.#eventCache.get('crypto', async () => {
       let collector;
       try {
-        collector = await this.#api.createEventCollector({ eventTypeId: CRYPTO_EVENT_IDS, beginTime: new Date(Date.now() - this.#eventWindowMs) });
+        collector = await this.#api.createEventCollector({ eventTypeId: [...CRYPTO_EVENT_IDS, ...POWER_ON_FAILED_IDS], beginTime: new Date(Date.now() - this.#eventWindowMs) });
         return await collector.readNext(1000);
       } catch (err) {
         if (isTransient(err)) throw err;
