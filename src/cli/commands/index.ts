@@ -11,4 +11,6 @@ export const commandModules: (() => Promise<{ register: Register }>)[] = [
   () => import('./poller.ts'),
   () => import('./worker.ts'),
   () => import('./sim.ts'),
+  () => import('./vms.ts'),
+  () => import('./keys.ts'),
 ];
