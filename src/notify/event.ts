@@ -77,7 +77,7 @@ export function buildNotificationEvent(n: IncidentNotification): NotificationEve
     vcenter: inc.vcenter,
     vm: { name: inc.vm?.name, moref: inc.vm?.moref },
     // One line: a summary with line breaks would break log lines and pagers.
-    summary: String(n.summary ?? '').replace(/[\r\n]+/g, ' ').trim(),
+    summary: String(n.summary ?? '').replace(/[\r\n]+/g, ' ').trim() || `${inc.vm?.name || inc.vm?.moref}: ${n.transition}`,
     openedAt: inc.openedAt,
     causes: inc.causes ?? [],
     advisories: inc.advisories ?? [],

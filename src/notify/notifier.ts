@@ -43,6 +43,25 @@ export interface NotifierHandle {
  * end); if the process dies instead, the stalled-job check puts it back there
  * too. At-least-once: a message may go out twice (consumers drop it by id).
  */
+/** Settles as the promise does, or resolves as soon as the signal aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => resolve(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
 export function startNotifier(opts: NotifierOptions): NotifierHandle {
   const { config } = opts;
   const log = opts.logger.child({ component: 'notifier' });
@@ -113,18 +132,39 @@ export function startNotifier(opts: NotifierOptions): NotifierHandle {
     // A stall (crash, long GC) must put the job back, never fail it: failing would drop it from the order.
     maxStalledCount: 1_000_000,
   });
-  worker.on('error', (err: Error) => log.warn({ err: errorMessage(err) }, 'notifier: queue error'));
+  // Redis being down yields an error per reconnect attempt: log a repeat at most every 30 s.
+  let lastQueueError = { text: '', at: 0 };
+  const onQueueError = (err: Error): void => {
+    const text = errorMessage(err);
+    if (text === lastQueueError.text && Date.now() - lastQueueError.at < 30_000) return;
+    lastQueueError = { text, at: Date.now() };
+    log.warn({ err: text }, 'notifier: Redis error (notifications stay in the outbox)');
+  };
+  worker.on('error', onQueueError);
   worker.on('failed', (job, err) => log.error({ jobId: job?.id, err: errorMessage(err) }, 'notification job failed'));
 
+  // Redis may be down at start: keep trying (until stopped) rather than sit idle.
   const running = (async () => {
-    const queue = new Queue(NOTIFICATIONS_QUEUE, { connection: { url: config.redis.url }, prefix: config.redis.prefix });
-    try {
-      await queue.setGlobalConcurrency(1);
-    } finally {
-      await queue.close();
+    for (let attempt = 1; !stopping.signal.aborted; attempt++) {
+      try {
+        const queue = new Queue(NOTIFICATIONS_QUEUE, { connection: { url: config.redis.url }, prefix: config.redis.prefix });
+        queue.on('error', onQueueError);
+        try {
+          // A command to an unreachable Redis can stay pending past close(): do not wait for it after a stop.
+          await untilAborted(queue.setGlobalConcurrency(1), stopping.signal);
+        } finally {
+          await queue.close();
+        }
+        if (!stopping.signal.aborted) await worker.run();
+        return;
+      } catch (err) {
+        if (stopping.signal.aborted) return;
+        const delay = backoffDelay(attempt, maxBackoff);
+        log.error({ err: errorMessage(err), retryInMs: delay }, 'notifier could not start or stopped on an error; retrying');
+        await sleep(delay, stopping.signal);
+      }
     }
-    if (!stopping.signal.aborted) await worker.run();
-  })().catch((err: unknown) => log.error({ err: errorMessage(err) }, 'notifier stopped on an error'));
+  })();
 
   let stopped: Promise<void> | undefined;
   return {
