@@ -103,6 +103,7 @@ describe('notification events', () => {
     const ev = buildNotificationEvent(note({ vcenterSource: 'https://admin:s3cret@vc.example.com/sdk', summary: 'line one\nline two' }));
     expect(JSON.stringify(ev)).not.toContain('s3cret');
     expect(ev.data.summary).toBe('line one line two');
+    expect(buildNotificationEvent(note({ summary: ' \n' })).data.summary).toBe('web-01: action-started');
     expect(notificationProblems({ ...ev, source: 'https://admin:s3cret@vc/sdk' }).length).toBeGreaterThan(0);
   });
 
