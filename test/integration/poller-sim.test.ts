@@ -34,8 +34,8 @@ export function scenario(extra: Partial<ScenarioFile> = {}): ScenarioFile {
   } as ScenarioFile;
 }
 
-async function sim(s: ScenarioFile = scenario()): Promise<{ sim: RunningSimulator; ctl: SimControl }> {
-  const running = await startSimulator({ scenario: s, port: 0, logger });
+async function sim(s: ScenarioFile = scenario(), apiVersion: '8.0.3' | '6.5' = '8.0.3'): Promise<{ sim: RunningSimulator; ctl: SimControl }> {
+  const running = await startSimulator({ scenario: s, port: 0, logger, apiVersion });
   cleanups.push(() => running.stop());
   return { sim: running, ctl: new SimControl(running.controlUrl) };
 }
@@ -221,5 +221,51 @@ describe('poller against the simulator', () => {
     await until('a lock once watching again', async () => (await jobIds(p)).includes(`sim.${c!.moref}.1`));
     expect(await jobIds(p)).toEqual([a, b, c].map((v) => `sim.${v!.moref}.1`).sort());
     expect(health.snapshot()['vcenter:sim']).toMatchObject({ ok: true, state: 'watching' });
+  });
+
+  it('on a 6.5 vCenter (no runtime.cryptoState) counts keyId + connectionState invalid as locked', async () => {
+    const { sim: s, ctl } = await sim(scenario(), '6.5');
+    const prefix = uniquePrefix('poller');
+    await redisFor(prefix);
+    const p = await poller(pollerConfig(s, prefix));
+    await watching(p);
+    const a = await ctl.vm('vm-a');
+    await ctl.lock([a.moref]);
+    await until('the job', async () => (await jobIds(p)).length === 1);
+    const job = await p.queue.getJob(`sim.${a.moref}.1`);
+    expect(job?.data.signal.kind).toBe('connectionState');
+  });
+
+  it('re-adds the job of an open incident at the next reconciliation when the queue was emptied', async () => {
+    const { sim: s, ctl } = await sim();
+    const prefix = uniquePrefix('poller');
+    await redisFor(prefix);
+    const p = await poller(pollerConfig(s, prefix, { reconcileInterval: '1s' }));
+    await watching(p);
+    const a = await ctl.vm('vm-a');
+    await ctl.lock([a.moref]);
+    await until('the job', async () => (await jobIds(p)).length === 1);
+    await p.queue.obliterate({ force: true });
+    expect(await jobIds(p)).toEqual([]);
+    await until('the job to be back', async () => (await jobIds(p)).length === 1);
+    expect(await jobIds(p)).toEqual([`sim.${a.moref}.1`]);
+  });
+
+  it('stays within the idle budget: only WaitForUpdatesEx while nothing happens, no event polling', async () => {
+    const { sim: s, ctl } = await sim();
+    const prefix = uniquePrefix('poller');
+    await redisFor(prefix);
+    const p = await poller(pollerConfig(s, prefix, { waitMax: '1s' }));
+    await watching(p);
+    await new Promise((r) => setTimeout(r, 500));
+    const before = await ctl.stats();
+    await new Promise((r) => setTimeout(r, 4000));
+    const after = await ctl.stats();
+    const delta = (m: string) => (after.calls[m] ?? 0) - (before.calls[m] ?? 0);
+    const others = Object.keys(after.calls).filter((m) => m !== 'WaitForUpdatesEx' && delta(m) > 0);
+    expect(others).toEqual([]);
+    expect(delta('ReadNextEvents')).toBe(0);
+    // One call per waitMax (1 s here, 60 s by default): 4 s idle → about 4, never a busy loop.
+    expect(delta('WaitForUpdatesEx')).toBeLessThanOrEqual(6);
   });
 });
