@@ -96,7 +96,7 @@ export function startNotifier(opts: NotifierOptions): NotifierHandle {
     throw new WaitingError();
   }
 
-  async function process(job: Job<NotificationJob>, token?: string): Promise<{ publishedAt: string }> {
+  async function publishJob(job: Job<NotificationJob>, token?: string): Promise<{ publishedAt: string }> {
     let event: NotificationEvent;
     try {
       event = assertNotificationEvent(job.data?.event);
@@ -124,7 +124,7 @@ export function startNotifier(opts: NotifierOptions): NotifierHandle {
   }
 
   const connection = { url: config.redis.url, maxRetriesPerRequest: null };
-  const worker = new Worker<NotificationJob>(NOTIFICATIONS_QUEUE, process, {
+  const worker = new Worker<NotificationJob>(NOTIFICATIONS_QUEUE, publishJob, {
     connection,
     prefix: config.redis.prefix,
     concurrency: 1,
