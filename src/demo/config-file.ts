@@ -18,6 +18,8 @@ export interface DemoConfigInput {
   amqpUrl: string;
   exchange: string;
   logLevel?: string;
+  /** policy.kmsWaitTimeout, shortened so a KMS outage escalates within the demo. */
+  kmsWaitTimeout?: string;
 }
 
 export function writeDemoConfig(input: DemoConfigInput): string {
@@ -29,6 +31,8 @@ export function writeDemoConfig(input: DemoConfigInput): string {
     vcenters: [{ name: input.vcenterName, url: input.sdkUrl, user: input.user, passwordFile }],
     redis: { url: input.redisUrl, prefix: input.redisPrefix },
     rabbitmq: { url: input.amqpUrl, exchange: input.exchange },
+    // Production waits 10 minutes for a KMS to come back; the demo's KMS never does.
+    policy: { kmsWaitTimeout: input.kmsWaitTimeout ?? '15s' },
     // Each process gets its port (or none) through VMLOCK__http__* in its environment.
     http: { host: '127.0.0.1', port: 0 },
     logging: { level: input.logLevel ?? 'info' },

@@ -214,18 +214,14 @@ export function formatReport(r: DemoReport): string {
   const rows = [...r.vms, ...r.unexpectedIncidents];
   const shown = rows.length <= FULL_TABLE_LIMIT ? rows : rows.filter((v) => !v.ok).slice(0, FULL_TABLE_LIMIT);
   if (shown.length) {
-    out.push(pad('VM', 22) + pad('causes', 34) + pad('actions', 52) + pad('outcome', 12) + pad('time', 8) + 'check');
-    for (const v of shown) {
-      out.push(
-        pad(`${v.vm.name} (${v.vm.moref})`, 22) +
-          pad(v.causes.join(', ') || '-', 34) +
-          pad(actionsText(v.actions), 52) +
-          pad(v.outcome, 12) +
-          pad(seconds(v.durationMs), 8) +
-          (v.ok ? 'ok' : `MISMATCH: ${v.problems.join('; ')}`),
-      );
+    const cells = shown.map((v) => [`${v.vm.name} (${v.vm.moref})`, v.causes.join(', ') || '-', actionsText(v.actions), v.outcome, seconds(v.durationMs)]);
+    const header = ['VM', 'causes', 'actions', 'outcome', 'time'];
+    const widths = header.map((h, i) => Math.min(60, Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)) + 2));
+    out.push(header.map((h, i) => pad(h, widths[i] ?? 10)).join('') + 'check');
+    shown.forEach((v, n) => {
+      out.push((cells[n] ?? []).map((c, i) => pad(c, widths[i] ?? 10)).join('') + (v.ok ? 'ok' : `MISMATCH: ${v.problems.join('; ')}`));
       if (v.humanAction && v.outcome === 'escalated') out.push(`    human action: ${v.humanAction}`);
-    }
+    });
     if (shown.length < rows.length) out.push(`(${rows.length - shown.length} more VMs as expected; --json lists them all)`);
     out.push('');
   }

@@ -24,6 +24,22 @@ export interface ScenarioExpectations {
 
 const OUTCOMES: readonly string[] = ['resolved', 'escalated', 'failed', 'none'];
 
+/**
+ * Scenarios may name actions by the vim25 method the simulator sees
+ * (CryptoUnlock_Task) or by the incident's action kind (cryptoUnlock).
+ */
+const ACTION_KIND_BY_METHOD: Record<string, string> = {
+  CryptoUnlock_Task: 'cryptoUnlock',
+  ReconfigVM_Task: 'detachDisk',
+  PowerOnVM_Task: 'powerOn',
+  reloadVirtualMachineFromPath_Task: 'reload',
+  AcknowledgeAlarm: 'acknowledgeAlarm',
+};
+
+export function actionKind(name: string): string {
+  return ACTION_KIND_BY_METHOD[name] ?? name;
+}
+
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
@@ -54,7 +70,7 @@ export function parseScenario(body: unknown): ScenarioExpectations {
       outcome: outcome as ExpectedOutcome,
       causes: [...strings(expect.cause), ...strings(expect.causes)],
     };
-    const actions = strings(expect.actions);
+    const actions = strings(expect.actions).map(actionKind);
     if (actions.length) vm.actions = actions;
     vms.push(vm);
   });

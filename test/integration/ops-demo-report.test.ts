@@ -34,7 +34,7 @@ const note = (incidentId: string, transition: string, problems: string[] = []): 
 const scenario = parseScenario({
   name: 'mixed',
   vms: [
-    { moref: 'vm-1', name: 'web', expect: { outcome: 'resolved', cause: 'keys-missing-on-host', actions: ['cryptoUnlock'] } },
+    { moref: 'vm-1', name: 'web', expect: { outcome: 'resolved', cause: 'keys-missing-on-host', actions: ['CryptoUnlock_Task'] } },
     { moref: 'vm-2', name: 'db', expect: { outcome: 'escalated', cause: 'home-key-missing-in-kms' } },
     { moref: 'vm-3', name: 'idle' },
   ],
@@ -67,6 +67,7 @@ describe('demo report', () => {
       ['vm-2', 'escalated', ['home-key-missing-in-kms']],
       ['vm-3', 'none', []],
     ]);
+    expect(scenario.vms[0]?.actions).toEqual(['cryptoUnlock']); // vim25 method names map to action kinds
     expect(() => parseScenario({ vms: [{ moref: 'vm-9', expect: { outcome: 'fixed' } }] })).toThrow(/vm-9.*"fixed"/);
     expect(() => parseScenario({ scenario: 'x' })).toThrow(/no "vms" array/);
   });
