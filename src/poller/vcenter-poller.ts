@@ -141,6 +141,7 @@ export class VcenterPoller {
       const onLeased = (): void => cycle.abort(leased.reason);
       leased.addEventListener('abort', onLeased, { once: true });
       let unsubscribe: (() => void) | undefined;
+      let renewed = false;
       try {
         this.#report(false, attempt ? 'reconnecting' : 'connecting');
         // The base logger: the client adds its own vcenter binding.
@@ -151,6 +152,7 @@ export class VcenterPoller {
         }
         unsubscribe = client.onSessionRenewed(() => {
           this.#log.warn('vCenter session renewed: rebuilding filters and collectors, then reconciling');
+          renewed = true;
           cycle.abort(new Error('session renewed'));
         });
         const session = new WatchSession(
@@ -176,6 +178,8 @@ export class VcenterPoller {
       } catch (err) {
         if (this.#session) this.#counters = mergeCounters(this.#counters, this.#session.counters);
         if (leased.aborted) break;
+        // The client already logged in again: the old session's objects failing is expected; rebuild now.
+        if (renewed) continue;
         attempt++;
         const delay = backoffDelay(attempt, BACKOFF_BASE_MS, BACKOFF_MAX_MS);
         this.#lastError = `${err instanceof Error ? err.name : 'Error'}: ${errorMessage(err)}`;
