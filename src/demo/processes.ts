@@ -57,19 +57,23 @@ export class ProcessGroup {
     if (child.pid === undefined) throw new Error(`could not start ${name}: ${process.execPath} ${VMLOCK_BIN}`);
     let pending = '';
     child.stdout?.on('data', (chunk: Buffer) => {
-      log.write(chunk);
-      if (!opts.onStdoutLine) return;
       pending += chunk.toString('utf8');
       let nl: number;
       while ((nl = pending.indexOf('\n')) >= 0) {
-        opts.onStdoutLine(pending.slice(0, nl));
+        const line = pending.slice(0, nl);
         pending = pending.slice(nl + 1);
+        // `vmlock sim --json` prints its credentials for the demo to read; the log never keeps them.
+        log.write(redactSecrets(line) + '\n');
+        opts.onStdoutLine?.(line);
       }
     });
     child.stderr?.on('data', (chunk: Buffer) => log.write(chunk));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => {
       child.once('exit', (code, signal) => {
-        if (pending && opts.onStdoutLine) opts.onStdoutLine(pending);
+        if (pending) {
+          log.write(redactSecrets(pending));
+          opts.onStdoutLine?.(pending);
+        }
         // Let piped output drain into the log before closing it.
         setImmediate(() => log.end());
         res({ code, signal });
@@ -120,6 +124,11 @@ function signal(c: ChildHandle, sig: NodeJS.Signals): void {
       // already gone
     }
   }
+}
+
+/** Blanks JSON "password"/"token" values in a line of child output. */
+export function redactSecrets(line: string): string {
+  return line.replace(/("(?:password|token)"\s*:\s*)"(?:[^"\\]|\\.)*"/gi, '$1"[redacted]"');
 }
 
 /** The last lines of a child's log, for error messages. */

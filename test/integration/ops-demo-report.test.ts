@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildReport, formatReport, type BuildReportInput } from '../../src/demo/report.ts';
 import { parseScenario } from '../../src/demo/scenario.ts';
 import { progressLine } from '../../src/demo/progress.ts';
+import { redactSecrets } from '../../src/demo/processes.ts';
 import type { Incident } from '../../src/incidents/model.ts';
 import type { ConsumedNotification } from '../../src/demo/notifications.ts';
 
@@ -118,6 +119,12 @@ describe('demo report', () => {
   it('draws a progress line of incidents by state', () => {
     expect(progressLine({ elapsedMs: 12_300, byState: { resolved: 2, diagnosing: 1 }, expected: 8, notifications: 5 })).toBe(
       '[  12s] 2/8 done: diagnosing 1 | resolved 2; notifications 5',
+    );
+  });
+
+  it('keeps passwords and tokens out of the child logs', () => {
+    expect(redactSecrets('{"url":"http://x/sdk","user":"u","password":"p\\"w","token":"t"}')).toBe(
+      '{"url":"http://x/sdk","user":"u","password":"[redacted]","token":"[redacted]"}',
     );
   });
 });
