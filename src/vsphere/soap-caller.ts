@@ -14,9 +14,10 @@ export const WSDL_PATH = resolve(dirname(fileURLToPath(import.meta.url)), 'wsdl/
  * measured on 2 cores, soap needs 13–15 s and ~190 MB for a 10k-VM
  * RetrievePropertiesEx with device lists, keeps anyType primitives as strings,
  * loses empty arrays and crashes with a TypeError on any response element the
- * WSDL lacks. fast-xml-parser plus our namespace-aware decoding reads every
- * response one way (bench/client-bench.ts measures it). soap still builds every
- * request from the WSDL (element order) and drives the call.
+ * WSDL lacks. Our strict one-pass scanner (xml.ts) plus namespace-aware
+ * generic decoding (decode.ts) reads every response one way and faster
+ * (bench/client-bench.ts measures it). soap still builds every request from
+ * the WSDL (element order) and drives the call.
  */
 const STUB_RESPONSE = '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body/></soap:Envelope>';
 
