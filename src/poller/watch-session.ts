@@ -13,7 +13,7 @@ import { pickLockedAlarms } from './locked-alarms.ts';
 import type { IncidentSink, SignalMode, SubmitOutcome } from './incident-sink.ts';
 
 /** Signals submitted at once (Redis round trips overlap; a storm batch is not processed one by one). */
-const SUBMIT_CONCURRENCY = 32;
+const SUBMIT_CONCURRENCY = 64;
 /** Event keys remembered within one session, on top of the checkpoint. */
 const SEEN_KEYS_MAX = 20_000;
 
@@ -94,6 +94,7 @@ export class WatchSession {
       const beginTime = new Date(this.#checkpoint ? this.#checkpoint.time : Date.now() - config.poller.eventReplay);
       this.#collector = await client.createEventCollector({ eventTypeId: [...WATCHED_EVENT_TYPE_IDS], beginTime, maxCount: config.poller.eventPageSize });
       await this.#reconcile('start');
+      this.#d.onAlive('catching up on events');
       await this.#drainEvents();
       this.#every(config.poller.reconcileInterval, () => this.#reconcile('periodic'));
       await client.watchObjects(
