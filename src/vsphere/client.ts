@@ -168,6 +168,8 @@ export class VsphereClient implements VsphereApi {
   private content: ServiceContent | undefined;
   private session: UserSession | undefined;
   private relogin: Promise<void> | undefined;
+  /** Bumped by every re-login, so a call that failed on an already replaced session just retries. */
+  private sessionGeneration = 0;
   private readonly renewListeners = new Set<() => void>();
   private readonly taskWaiter: TaskWaiter;
   private vmView: Promise<MoRef> | undefined;
@@ -254,11 +256,12 @@ export class VsphereClient implements VsphereApi {
       opts.check?.(r);
       return r;
     };
+    const generation = this.sessionGeneration;
     try {
       return await once();
     } catch (err) {
       if (!(err instanceof NotAuthenticated) || !this.session || this.closed) throw err;
-      await this.renewSession();
+      if (generation === this.sessionGeneration) await this.renewSession();
       return once();
     }
   }
@@ -268,6 +271,7 @@ export class VsphereClient implements VsphereApi {
       this.logger?.info({ vcenter: this.name }, 'vCenter session expired; logging in again');
       this.transport.clearSession();
       await this.Login(this.opts.user, this.opts.password);
+      this.sessionGeneration++;
       this.vmView = undefined;
       this.taskWaiter.reset();
       for (const l of [...this.renewListeners]) {

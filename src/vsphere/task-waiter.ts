@@ -129,7 +129,9 @@ export class TaskWaiter {
 
   private ensureLoop(): void {
     if (this.loop || this.closed) return;
-    this.loop = this.run().finally(() => {
+    this.loop = this.run()
+      .catch((err: unknown) => this.logger?.error({ err: (err as Error).message }, 'task wait loop failed'))
+      .finally(() => {
       this.loop = undefined;
       if (this.waiters.size > 0 && !this.closed) this.ensureLoop();
     });
