@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { REDIS_URL, uniquePrefix } from '../helpers/services.ts';
+import { REDIS_URL, freePort, uniquePrefix } from '../helpers/services.ts';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.ts';
 import { SimControl } from '../../src/simulator/control-client.ts';
 import type { ScenarioFile } from '../../src/simulator/scenario-schema.ts';
@@ -9,6 +9,7 @@ import { startPoller, type RunningPoller } from '../../src/poller/index.ts';
 import { configSchema, type Config } from '../../src/config/schema.ts';
 import { IncidentStore } from '../../src/incidents/store.ts';
 import { HealthRegistry } from '../../src/ops/health.ts';
+import { detectionLatency, incidentsOpened, soapCalls } from '../../src/ops/metrics.ts';
 
 /**
  * The poller against the simulator over real HTTP and real Redis. Each test
@@ -267,5 +268,75 @@ describe('poller against the simulator', () => {
     expect(delta('ReadNextEvents')).toBe(0);
     // One call per waitMax (1 s here, 60 s by default): 4 s idle → about 4, never a busy loop.
     expect(delta('WaitForUpdatesEx')).toBeLessThanOrEqual(6);
+  });
+
+  it('polls several vCenters, each with its own client, and names them in incident ids', async () => {
+    const one = await sim();
+    const two = await sim();
+    const prefix = uniquePrefix('poller');
+    await redisFor(prefix);
+    const config = configSchema.parse({
+      vcenters: [
+        { name: 'east', url: one.sim.url, user: one.sim.user, password: one.sim.password },
+        { name: 'west', url: two.sim.url, user: two.sim.user, password: two.sim.password },
+      ],
+      redis: { url: REDIS_URL, prefix },
+      poller: { waitMax: '2s', leaseTtl: '1s' },
+      http: { enabled: false },
+    });
+    const p = await poller(config);
+    await until('both watched', async () => p.status().vcenters.every((v) => v.state === 'watching'));
+    const a = await one.ctl.vm('vm-a');
+    const b = await two.ctl.vm('vm-b');
+    await one.ctl.lock([a.moref]);
+    await two.ctl.lock([b.moref]);
+    await until('two jobs', async () => (await jobIds(p)).length === 2);
+    expect(await jobIds(p)).toEqual([`east.${a.moref}.1`, `west.${b.moref}.1`].sort());
+  });
+
+  it('keeps retrying while the vCenter is down and detects a lock once it is back', async () => {
+    const port = await freePort();
+    const first = await startSimulator({ scenario: scenario(), port, logger });
+    const prefix = uniquePrefix('poller');
+    await redisFor(prefix);
+    const health = new HealthRegistry();
+    const p = await poller(pollerConfig(first, prefix), health);
+    await watching(p);
+    await first.stop();
+    await until('the poller to notice', async () => health.snapshot()['vcenter:sim']?.state === 'reconnecting');
+    expect(health.snapshot()['vcenter:sim']?.ok).toBe(false);
+    const second = await startSimulator({ scenario: scenario(), port, logger });
+    cleanups.push(() => second.stop());
+    const ctl = new SimControl(second.controlUrl);
+    const a = await ctl.vm('vm-a');
+    await ctl.lock([a.moref]);
+    await until('the lock on the vCenter that came back', async () => (await jobIds(p)).includes(`sim.${a.moref}.1`), 40_000);
+    await until('watching again', async () => health.snapshot()['vcenter:sim']?.ok === true);
+    expect(p.status().vcenters[0]?.lastError).toBeTruthy();
+  }, 60_000);
+
+  it('feeds the metrics: SOAP calls by method, incidents opened and detection latency', async () => {
+    const { sim: s, ctl } = await sim();
+    const prefix = uniquePrefix('poller');
+    await redisFor(prefix);
+    const name = `m${Date.now().toString(36)}`;
+    const config = configSchema.parse({
+      vcenters: [{ name, url: s.url, user: s.user, password: s.password }],
+      redis: { url: REDIS_URL, prefix },
+      poller: { waitMax: '2s', leaseTtl: '1s' },
+      http: { enabled: false },
+    });
+    const p = await poller(config);
+    await until('watching', async () => p.status().vcenters[0]?.state === 'watching');
+    const a = await ctl.vm('vm-a');
+    await ctl.lock([a.moref]);
+    await until('the job', async () => (await jobIds(p)).length === 1);
+    const calls = (await soapCalls.get()).values.filter((v) => v.labels.vcenter === name);
+    expect(calls.find((v) => v.labels.method === 'Login' && v.labels.fault === '')?.value).toBeGreaterThanOrEqual(1);
+    expect(calls.find((v) => v.labels.method === 'WaitForUpdatesEx')?.value).toBeGreaterThanOrEqual(1);
+    const opened = (await incidentsOpened.get()).values.filter((v) => v.labels.vcenter === name);
+    expect(opened.reduce((n, v) => n + v.value, 0)).toBe(1);
+    const latency = (await detectionLatency.get()).values.find((v) => v.labels.vcenter === name && (v as { metricName?: string }).metricName?.endsWith('_count'));
+    expect(latency?.value).toBe(1);
   });
 });
