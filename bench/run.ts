@@ -34,21 +34,23 @@ function checksOf(r: PhaseResults, o: BenchOptions): Check[] {
   const s = r.storm;
   const inv = r.inventory;
   const c = r.client;
+  const skip = (p: Phase): boolean => !o.only.includes(p);
+  const [noStorm, noInv, noClient] = [skip('storm'), skip('inventory'), skip('client')];
   return [
-    makeCheck('storm.seconds', s?.seconds, 's'),
-    makeCheck('storm.lowerBoundSeconds', s?.lowerBoundSeconds, 's'),
-    makeCheck('storm.ratio', s?.ratio, '', { op: '<=', limit: 1.2 }),
-    makeCheck('storm.callsPerIncident', s?.callsPerIncident, '', { op: '<=', limit: 3 }),
-    makeCheck('storm.peakConcurrentTasks', s?.peakConcurrentTasks, '', { op: '<=', limit: o.taskConcurrency }),
-    makeCheck('detection.p50Ms', inv?.detection.p50Ms, 'ms'),
-    makeCheck('detection.p99Ms', inv?.detection.p99Ms, 'ms', { op: '<', limit: 1000 }),
-    makeCheck('idle.callsPerMinute', inv?.idle.callsPerMinute, '', { op: '<=', limit: 2 }),
-    makeCheck('idle.pollerCpuSeconds', inv?.idle.pollerCpuSeconds, 's'),
-    makeCheck('memory.pollerRssMb', inv?.memory.pollerRssMb, 'MiB'),
-    makeCheck('memory.workerRssMb', inv?.memory.workerRssMb, 'MiB'),
-    makeCheck('memory.simulatorRssMb', inv?.memory.simulatorRssMb, 'MiB'),
-    makeCheck('client.wsdlLoadMs', c?.wsdlLoadMs, 'ms'),
-    makeCheck('client.parse10kMs', c?.parse10kMs, 'ms'),
+    makeCheck('storm.seconds', s?.seconds, 's', undefined, noStorm),
+    makeCheck('storm.lowerBoundSeconds', s?.lowerBoundSeconds, 's', undefined, noStorm),
+    makeCheck('storm.ratio', s?.ratio, '', { op: '<=', limit: 1.2 }, noStorm),
+    makeCheck('storm.callsPerIncident', s?.callsPerIncident, '', { op: '<=', limit: 3 }, noStorm),
+    makeCheck('storm.peakConcurrentTasks', s?.peakConcurrentTasks, '', { op: '<=', limit: o.taskConcurrency }, noStorm),
+    makeCheck('detection.p50Ms', inv?.detection.p50Ms, 'ms', undefined, noInv),
+    makeCheck('detection.p99Ms', inv?.detection.p99Ms, 'ms', { op: '<', limit: 1000 }, noInv),
+    makeCheck('idle.callsPerMinute', inv?.idle.callsPerMinute, '', { op: '<=', limit: 2 }, noInv),
+    makeCheck('idle.pollerCpuSeconds', inv?.idle.pollerCpuSeconds, 's', undefined, noInv),
+    makeCheck('memory.pollerRssMb', inv?.memory.pollerRssMb, 'MiB', undefined, noInv),
+    makeCheck('memory.workerRssMb', inv?.memory.workerRssMb, 'MiB', undefined, noInv),
+    makeCheck('memory.simulatorRssMb', inv?.memory.simulatorRssMb, 'MiB', undefined, noInv),
+    makeCheck('client.wsdlLoadMs', c?.wsdlLoadMs, 'ms', undefined, noClient),
+    makeCheck('client.parse10kMs', c?.parse10kMs, 'ms', undefined, noClient),
   ];
 }
 
@@ -90,6 +92,7 @@ function resultsJson(r: PhaseResults, o: BenchOptions, checks: Check[], errors: 
       incidents: nul(s?.incidents),
       outcomes: s?.outcomes ?? {},
       callsByMethod: s?.callsByMethod ?? {},
+      notifications: s?.notifications ?? {},
     },
     detection: {
       inventoryVms: nul(inv?.vms),
@@ -98,6 +101,7 @@ function resultsJson(r: PhaseResults, o: BenchOptions, checks: Check[], errors: 
       p99Ms: nul(inv?.detection.p99Ms),
       maxMs: nul(inv?.detection.maxMs),
       samplesMs: inv?.detection.samplesMs ?? [],
+      notifications: inv?.notifications ?? {},
     },
     idle: {
       inventoryVms: nul(inv?.vms),
@@ -121,7 +125,7 @@ function resultsJson(r: PhaseResults, o: BenchOptions, checks: Check[], errors: 
       parseVms: nul(c?.parseVms),
       responseMb: nul(c?.responseMb),
     },
-    checks: checks.map((k) => ({ name: k.name, value: k.value, unit: k.unit, target: k.target ? `${k.target.op} ${k.target.limit}` : null, result: k.pass === undefined ? null : k.pass ? 'PASS' : 'FAIL' })),
+    checks: checks.map((k) => ({ name: k.name, value: k.value, unit: k.unit, target: k.target ? `${k.target.op} ${k.target.limit}` : null, result: k.skipped ? 'skipped' : k.pass === undefined ? null : k.pass ? 'PASS' : 'FAIL' })),
     errors,
   };
 }

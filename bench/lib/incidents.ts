@@ -27,6 +27,11 @@ export class IncidentWatch {
     return this.#store.findOpen(BENCH_VCENTER, moref);
   }
 
+  /** The id of the VM's newest incident, open or closed, or null. */
+  async latestId(moref: string): Promise<string | null> {
+    return (await this.#store.findLatest(BENCH_VCENTER, moref))?.id ?? null;
+  }
+
   /** When BullMQ added the incident's job (ms, the poller's clock = this machine's), or undefined if not there yet. */
   async jobTimestamp(incidentId: string): Promise<number | undefined> {
     const job = await this.#queue.getJob(incidentId);

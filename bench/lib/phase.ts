@@ -1,6 +1,6 @@
 import type { BenchOptions } from './args.ts';
 import type { ChildSet } from './children.ts';
-import { SimApi } from './sim-api.ts';
+import type { SimControl } from '../../src/simulator/control-client.ts';
 import type { IncidentWatch } from './incidents.ts';
 import { waitUntil } from './wait.ts';
 
@@ -20,10 +20,11 @@ export interface PhaseEnv {
 /**
  * Proves the whole pipeline is up before anything is timed: locks one VM and
  * waits until vmlock has opened its incident (and, when workers run, closed it).
- * The first start reads the whole inventory, so the time-out is generous.
+ * The VM must not have had an incident before. The first start reads the whole
+ * inventory, so the time-out is generous.
  */
 export async function canary(
-  api: SimApi,
+  api: SimControl,
   watch: IncidentWatch,
   children: ChildSet,
   moref: string,
@@ -31,7 +32,7 @@ export async function canary(
 ): Promise<void> {
   await api.lock([moref]);
   let id: string | null = null;
-  await waitUntil(async () => (id = await watch.openId(moref)) !== null, {
+  await waitUntil(async () => (id = await watch.latestId(moref)) !== null, {
     what: `vmlock to open an incident for the canary VM ${moref}`,
     timeoutMs: opts.timeoutMs,
     intervalMs: 100,

@@ -34,6 +34,8 @@ export interface Check {
   target?: Target;
   /** undefined for figures without a target (reported, not judged). */
   pass?: boolean;
+  /** The phase was not run (--only): shown as skipped, never judged. */
+  skipped?: boolean;
 }
 
 /** PASS when the value is finite and meets the target; a missing value FAILs. */
@@ -42,9 +44,10 @@ export function judge(value: number | null | undefined, target: Target): boolean
   return target.op === '<=' ? value <= target.limit : value < target.limit;
 }
 
-export function makeCheck(name: string, value: number | null | undefined, unit: string, target?: Target): Check {
+export function makeCheck(name: string, value: number | null | undefined, unit: string, target?: Target, skipped = false): Check {
   const v = value === undefined || value === null || !Number.isFinite(value) ? null : value;
   const check: Check = { name, value: v, unit };
+  if (skipped) return { ...check, skipped: true };
   if (target) {
     check.target = target;
     check.pass = judge(v, target);
@@ -68,9 +71,9 @@ function formatTarget(t: Target | undefined, unit: string): string {
 export function formatTable(checks: readonly Check[]): string {
   const rows = checks.map((c) => [
     c.name,
-    c.value === null ? 'n/a' : `${formatNumber(c.value)}${c.unit ? ' ' + c.unit : ''}`,
+    c.value === null ? (c.skipped ? '-' : 'n/a') : `${formatNumber(c.value)}${c.unit ? ' ' + c.unit : ''}`,
     formatTarget(c.target, c.unit),
-    c.pass === undefined ? '' : c.pass ? 'PASS' : 'FAIL',
+    c.skipped ? 'skipped' : c.pass === undefined ? '' : c.pass ? 'PASS' : 'FAIL',
   ]);
   const header = ['figure', 'value', 'target', 'result'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));

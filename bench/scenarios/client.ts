@@ -21,7 +21,7 @@ export async function runClient(env: PhaseEnv): Promise<ClientResult> {
   const child = children.start({
     name: 'client-bench',
     command: process.execPath,
-    args: ['--import', 'tsx', join(env.repoRoot, 'bench/client-bench.ts'), String(env.opts.parseVms), out],
+    args: ['--expose-gc', '--import', 'tsx', join(env.repoRoot, 'bench/client-bench.ts'), String(env.opts.parseVms), out],
     cwd: env.repoRoot,
   });
   const timer = setTimeout(() => void children.stop(child, 1000), 300_000);

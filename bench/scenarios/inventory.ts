@@ -1,8 +1,9 @@
 import type { ChildSet } from '../lib/children.ts';
 import { IncidentWatch } from '../lib/incidents.ts';
+import { NotificationSink } from '../lib/notification-sink.ts';
 import { canary, quiesce, type PhaseEnv } from '../lib/phase.ts';
 import { cpuSeconds, peakRssMb } from '../lib/procfs.ts';
-import { SimApi, lockedCount } from '../lib/sim-api.ts';
+import { SimControl } from '../../src/simulator/control-client.ts';
 import { startSimulatorProcess } from '../lib/simulator.ts';
 import { percentile, perMinute, round } from '../lib/stats.ts';
 import { writeVmlockConfig } from '../lib/vmlock-config.ts';
@@ -12,11 +13,12 @@ import { exponentialGap, seededRandom, sleep, waitUntil } from '../lib/wait.ts';
 /**
  * Detection, idle and memory on one large inventory (10,000 VMs; 1,000 with
  * --quick), in this order:
- *  1. poller alone: lock VMs one at a time at random moments and take each
- *     lock's latency to its BullMQ job (job.timestamp vs the moment the lock
- *     request was sent; both on this machine's clock). No worker runs yet, so
- *     every job is still there to be read.
- *  2. workers and notifier start and resolve those incidents; nothing is locked.
+ *  1. with poller, workers and notifier running (as in production), lock VMs
+ *     one at a time at random moments and take each lock's latency to its
+ *     BullMQ job (job.timestamp vs the moment the lock request was sent; both
+ *     on this machine's clock). Finished jobs are kept, so each is read even
+ *     after a worker resolved its incident.
+ *  2. wait until the workers resolved those incidents: nothing is locked.
  *  3. idle window: SOAP calls per minute (reconciliation is set to 1 h, beyond
  *     the window) and the poller's CPU seconds.
  *  4. peak RSS (VmHWM) of the poller, one worker and the simulator.
@@ -26,6 +28,8 @@ export interface InventoryResult {
   detection: { locks: number; p50Ms: number; p99Ms: number; maxMs: number; samplesMs: number[] };
   idle: { seconds: number; calls: number; callsPerMinute: number; pollerCpuSeconds: number; callsByMethod: Record<string, number> };
   memory: { pollerRssMb: number; workerRssMb: number; simulatorRssMb: number };
+  /** Notifications received by a consumer bound to the exchange, by routing key. */
+  notifications: Record<string, number>;
 }
 
 export async function runInventory(env: PhaseEnv): Promise<InventoryResult> {
@@ -33,10 +37,13 @@ export async function runInventory(env: PhaseEnv): Promise<InventoryResult> {
   const children: ChildSet = env.newChildSet();
   const prefix = `${env.runId}-inventory`;
   const watch = new IncidentWatch(o.redisUrl, prefix);
+  const exchange = `${env.runId}.inventory`;
+  let sink: NotificationSink | undefined;
   try {
+    sink = await NotificationSink.open(o.amqpUrl, exchange);
     env.log(`inventory: starting the simulator with ${o.inventoryVms} VMs`);
     const sim = await startSimulatorProcess(children, env.repoRoot, 'inventory-simulator', {
-      scenario: 'storm',
+      scenario: 'clean',
       port: 0,
       vms: o.inventoryVms,
       latencyMs: o.latencyMs,
@@ -44,26 +51,29 @@ export async function runInventory(env: PhaseEnv): Promise<InventoryResult> {
       taskDurationsMs: { CryptoUnlock_Task: o.unlockTaskMs },
       seed: o.seed,
     });
-    const api = new SimApi(sim.controlUrl);
+    const api = new SimControl(sim.controlUrl);
     const configFile = writeVmlockConfig(env.tmpDir, 'inventory', {
       simUrl: sim.url,
       simUser: sim.user,
       redisUrl: o.redisUrl,
       redisPrefix: prefix,
       amqpUrl: o.amqpUrl,
-      exchange: `${env.runId}.inventory`,
+      exchange,
       maxConcurrentTasks: o.taskConcurrency,
       workerConcurrency: o.taskConcurrency,
       reconcileInterval: '1h',
     });
     const ctx = { children, repoRoot: env.repoRoot, configFile, simPassword: sim.password, phase: 'inventory' };
-    env.log('inventory: starting the poller');
+    env.log(`inventory: starting poller, ${o.workers} workers and notifier`);
     const poller = startVmlock(ctx, 'poller');
+    const workers = startWorkers(ctx, o.workers);
+    startVmlock(ctx, 'notifier');
 
     const vms = (await api.vms()).map((v) => v.moref);
     const [canaryVm, ...others] = vms;
     if (!canaryVm || others.length < o.locks) throw new Error(`inventory: the simulator has ${vms.length} VMs, need ${o.locks + 1}`);
-    await canary(api, watch, children, canaryVm, { waitForClose: false, timeoutMs: 180_000 });
+    await canary(api, watch, children, canaryVm, { waitForClose: true, timeoutMs: 180_000 });
+    await quiesce(watch, children, 'the canary incident to settle', 60_000);
 
     // 1. Detection.
     const rand = seededRandom(o.seed);
@@ -81,7 +91,7 @@ export async function runInventory(env: PhaseEnv): Promise<InventoryResult> {
       async () => {
         for (const moref of chosen) {
           if (jobAt.has(moref)) continue;
-          const id = await watch.openId(moref);
+          const id = await watch.latestId(moref);
           const ts = id ? await watch.jobTimestamp(id) : undefined;
           if (ts !== undefined) jobAt.set(moref, ts);
         }
@@ -97,12 +107,9 @@ export async function runInventory(env: PhaseEnv): Promise<InventoryResult> {
     );
     const samples = chosen.map((m) => (jobAt.get(m) as number) - (lockedAt.get(m) as number));
 
-    // 2. Let workers resolve everything, so the idle window has nothing locked.
-    env.log(`inventory: starting ${o.workers} workers and the notifier`);
-    const workers = startWorkers(ctx, o.workers);
-    startVmlock(ctx, 'notifier');
+    // 2. Let the workers resolve everything, so the idle window has nothing locked.
     await quiesce(watch, children, 'the detection incidents to close', 180_000);
-    const stillLocked = lockedCount(await api.stats());
+    const stillLocked = (await api.stats()).vmsByState.locked;
     if (stillLocked > 0) env.log(`inventory: warning: ${stillLocked} VMs are still locked after their incidents closed`);
 
     // 3. Idle.
@@ -145,10 +152,12 @@ export async function runInventory(env: PhaseEnv): Promise<InventoryResult> {
         callsByMethod: idleStats.calls,
       },
       memory,
+      notifications: { ...sink.byRoutingKey },
     };
   } finally {
     await children.stopAll();
     await watch.close();
+    await sink?.close();
   }
 }
 

@@ -1,7 +1,8 @@
 import { ChildSet } from '../lib/children.ts';
 import { IncidentWatch } from '../lib/incidents.ts';
+import { NotificationSink } from '../lib/notification-sink.ts';
 import { canary, quiesce, type PhaseEnv } from '../lib/phase.ts';
-import { SimApi, lockedCount } from '../lib/sim-api.ts';
+import { SimControl } from '../../src/simulator/control-client.ts';
 import { startSimulatorProcess } from '../lib/simulator.ts';
 import { ratio, round, stormLowerBoundMs } from '../lib/stats.ts';
 import { writeVmlockConfig } from '../lib/vmlock-config.ts';
@@ -24,6 +25,8 @@ export interface StormResult {
   incidents: number;
   outcomes: Record<string, number>;
   callsByMethod: Record<string, number>;
+  /** Notifications received by a consumer bound to the exchange (canary included), by routing key. */
+  notifications: Record<string, number>;
 }
 
 export async function runStorm(env: PhaseEnv): Promise<StormResult> {
@@ -31,10 +34,14 @@ export async function runStorm(env: PhaseEnv): Promise<StormResult> {
   const children: ChildSet = env.newChildSet();
   const prefix = `${env.runId}-storm`;
   const watch = new IncidentWatch(o.redisUrl, prefix);
+  const exchange = `${env.runId}.storm`;
+  let sink: NotificationSink | undefined;
   try {
+    sink = await NotificationSink.open(o.amqpUrl, exchange);
     env.log(`storm: starting the simulator with ${o.stormVms} VMs`);
     const sim = await startSimulatorProcess(children, env.repoRoot, 'storm-simulator', {
-      scenario: 'storm',
+      // Nothing locked at start: the storm begins with the host reboots below.
+      scenario: 'clean',
       port: 0,
       vms: o.stormVms,
       latencyMs: o.latencyMs,
@@ -42,14 +49,14 @@ export async function runStorm(env: PhaseEnv): Promise<StormResult> {
       taskDurationsMs: { CryptoUnlock_Task: o.unlockTaskMs },
       seed: o.seed,
     });
-    const api = new SimApi(sim.controlUrl);
+    const api = new SimControl(sim.controlUrl);
     const configFile = writeVmlockConfig(env.tmpDir, 'storm', {
       simUrl: sim.url,
       simUser: sim.user,
       redisUrl: o.redisUrl,
       redisPrefix: prefix,
       amqpUrl: o.amqpUrl,
-      exchange: `${env.runId}.storm`,
+      exchange,
       maxConcurrentTasks: o.taskConcurrency,
       // Enough incidents in flight on every worker to keep all C task slots busy.
       workerConcurrency: Math.max(o.taskConcurrency, Math.ceil((2 * o.taskConcurrency) / o.workers)),
@@ -68,12 +75,13 @@ export async function runStorm(env: PhaseEnv): Promise<StormResult> {
     await quiesce(watch, children, 'the canary incident to settle', 60_000);
     const canaryIncidents = await watch.incidentCount();
 
-    const hosts = [...new Set(vms.map((v) => v.host).filter((h): h is string => Boolean(h)))];
-    if (hosts.length === 0) throw new Error('storm: /_sim/vms names no host for any VM');
+    const hosts = [...new Set(vms.map((v) => v.host))];
     await api.resetStats();
     env.log(`storm: rebooting ${hosts.length} host(s)`);
     const t0 = Date.now();
-    await Promise.all(hosts.map((h) => api.rebootHost(h)));
+    const reboots = await Promise.all(hosts.map((h) => api.rebootHost(h)));
+    const lockedByReboot = reboots.reduce((n, r) => n + r.locked.length, 0);
+    if (lockedByReboot !== vms.length) env.log(`storm: warning: the reboots locked ${lockedByReboot} of ${vms.length} VMs`);
 
     // The storm ends when the last VM is unlocked; polled every 20 ms, which is
     // well below one task duration, and only counts once the locks were seen.
@@ -83,7 +91,7 @@ export async function runStorm(env: PhaseEnv): Promise<StormResult> {
     const boundGuessMs = stormLowerBoundMs(o.stormVms, o.taskConcurrency, o.unlockTaskMs);
     await waitUntil(
       async () => {
-        lastLocked = lockedCount(await api.stats());
+        lastLocked = (await api.stats()).vmsByState.locked;
         maxLocked = Math.max(maxLocked, lastLocked);
         if (maxLocked > 0 && lastLocked === 0) {
           tEnd = Date.now();
@@ -115,9 +123,11 @@ export async function runStorm(env: PhaseEnv): Promise<StormResult> {
       incidents,
       outcomes: await watch.outcomes(incidents + canaryIncidents + 10),
       callsByMethod: stats.calls,
+      notifications: { ...sink.byRoutingKey },
     };
   } finally {
     await children.stopAll();
     await watch.close();
+    await sink?.close();
   }
 }
