@@ -46,6 +46,7 @@ import type {
   ServiceContent,
   TaskInfo,
   VimEvent,
+  VirtualDiskInfo,
   VmCryptoSnapshot,
   VmStateSummary,
 } from './types.ts';
@@ -100,6 +101,9 @@ export interface UpdateSet {
 
 /** Per-client SOAP call counters (metrics read them or use onCall). */
 export type CallCounters = Record<string, { calls: number; faults: number; totalMs: number }>;
+
+const RECENT_DISKS_MAX = 10_000;
+const RECENT_DISKS_TTL_MS = 10 * 60_000;
 
 const NOT_CONNECTED = (name: string) => new TransportError(`vCenter ${name}: not connected (call connect() first)`);
 
@@ -173,6 +177,8 @@ export class VsphereClient implements VsphereApi {
   private readonly renewListeners = new Set<() => void>();
   private readonly taskWaiter: TaskWaiter;
   private vmView: Promise<MoRef> | undefined;
+  /** Disks of recently read snapshots, so detachDisk can send the full device without another read. */
+  private readonly recentDisks = new Map<string, { at: number; disks: VirtualDiskInfo[] }>();
   private closed = false;
 
   constructor(opts: VsphereClientOptions) {
@@ -584,7 +590,9 @@ export class VsphereClient implements VsphereApi {
     const found = await this.retrieveObjects('VirtualMachine', vms, VM_SNAPSHOT_PATHS);
     for (const vm of vms) {
       const c = found.get(vm.value);
-      out.set(vm.value, c && !c.missing.some((m) => m.fault instanceof ManagedObjectNotFound) ? vmCryptoSnapshot(c.obj, c.props) : null);
+      const snap = c && !c.missing.some((m) => m.fault instanceof ManagedObjectNotFound) ? vmCryptoSnapshot(c.obj, c.props) : null;
+      out.set(vm.value, snap);
+      if (snap) this.rememberDisks(vm.value, snap.disks);
     }
     return out;
   }
@@ -598,6 +606,12 @@ export class VsphereClient implements VsphereApi {
       out.set(h.value, c ? hostCryptoInfo(c.obj, c.props) : null);
     }
     return out;
+  }
+
+  private rememberDisks(vm: string, disks: VirtualDiskInfo[]): void {
+    this.recentDisks.delete(vm);
+    this.recentDisks.set(vm, { at: Date.now(), disks });
+    if (this.recentDisks.size > RECENT_DISKS_MAX) this.recentDisks.delete(this.recentDisks.keys().next().value as string);
   }
 
   listHostKeys(hostCryptoManager: MoRef): Promise<CryptoKeyId[]> {
@@ -677,10 +691,13 @@ export class VsphereClient implements VsphereApi {
   /**
    * ReconfigVM_Task removing the disk, never with a fileOperation (the .vmdk
    * stays). Pass the disk as read in the VM's snapshot to send its full
-   * device; otherwise it is read first (one extra call).
+   * device; otherwise the disk from a snapshot read in the last 10 minutes
+   * is used, and failing that it is read first (one extra call).
    */
   async detachDisk(vm: MoRef, deviceKey: number, disk?: DiskToRemove): Promise<MoRef> {
     let toRemove = disk?.key === deviceKey ? disk : undefined;
+    const recent = this.recentDisks.get(vm.value);
+    if (!toRemove && recent && Date.now() - recent.at < RECENT_DISKS_TTL_MS) toRemove = recent.disks.find((d) => d.key === deviceKey);
     if (!toRemove) {
       const snap = (await this.getVmCryptoSnapshots([vm])).get(vm.value);
       if (!snap) throw new ManagedObjectNotFound('ManagedObjectNotFound', `VM ${vm.value} no longer exists`, { obj: vm });

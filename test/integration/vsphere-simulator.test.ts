@@ -120,11 +120,14 @@ describe('tasks against the simulator', () => {
     expect(err).toBeInstanceOf(VimFault);
   });
 
-  it('detachDisk keeps the .vmdk (detached, not destroyed)', async () => {
+  it('detachDisk keeps the .vmdk (detached, not destroyed), reusing the disk of a recent snapshot', async () => {
     const vm = await vmByName('nonboot-disk-key-missing');
     const disk = vm.disks.find((d) => d.key !== 2000)!;
+    await client.getVmCryptoSnapshots([vmRef(vm.moref)]);
     await control.resetStats();
+    const before = calls.length;
     const task = await client.detachDisk(vmRef(vm.moref), disk.key);
+    expect(calls.slice(before).map((c) => c.method)).toEqual(['ReconfigVM_Task']);
     expect((await client.waitForTask(task, { timeoutMs: 15_000 })).state).toBe('success');
     const stats = await control.stats();
     expect(stats.detachedFiles).toContain(disk.fileName);
