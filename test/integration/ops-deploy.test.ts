@@ -118,3 +118,20 @@ describe('Dockerfile', () => {
     expect(text).toMatch(/npm ci --omit=dev/);
   });
 });
+
+describe('config/example-production.yaml', () => {
+  it('loads, watches several real vCenters with TLS checked and passwords out of the file, and starts in dry-run', () => {
+    const file = new URL('config/example-production.yaml', root).pathname;
+    const config = loadConfig({ file, env: {} });
+    expect(config.vcenters.length).toBeGreaterThanOrEqual(2);
+    for (const vc of config.vcenters) {
+      expect(vc.url, vc.name).toMatch(/^https:\/\//);
+      expect(vc.password, vc.name).toBeUndefined();
+      expect(vc.tls.insecure, vc.name).toBe(false);
+      expect(Boolean(vc.tls.caFile || vc.tls.thumbprint), vc.name).toBe(true);
+    }
+    expect(config.vcenters.some((vc) => vc.passwordFile && vc.tls.caFile)).toBe(true);
+    expect(config.policy.dryRun).toBe(true);
+    expect(config.http.tokenFile).toBeTruthy();
+  });
+});
