@@ -60,7 +60,7 @@ export class SoapCaller {
     const client = await soap.createClientAsync(WSDL_PATH, {
       httpClient: new ContextHttpClient(transport) as unknown as soap.IHttpClient,
       endpoint: transport.url.toString(),
-      // Unset fields are omitted by the callers; nothing may be sent as xsi:nil.
+      // The parsed WSDL is cached by path, so every client after the first skips the load.
       disableCache: false,
     });
     return new SoapCaller(client);
