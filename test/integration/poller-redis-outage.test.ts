@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { freePort } from '../helpers/services.ts';
 import { startSimulator } from '../../src/simulator/index.ts';
 import { SimControl } from '../../src/simulator/control-client.ts';
-import type { ScenarioFile } from '../../src/simulator/scenario-schema.ts';
+import { scenarioSchema } from '../../src/simulator/scenario-schema.ts';
 import { startPoller } from '../../src/poller/index.ts';
 import { configSchema } from '../../src/config/schema.ts';
 import { HealthRegistry } from '../../src/ops/health.ts';
@@ -57,7 +57,7 @@ async function until<T>(what: string, check: () => Promise<T | undefined | false
 
 describe('poller and a Redis outage', () => {
   it('survives Redis going away and heals an emptied Redis by reconciliation', async () => {
-    const scenario = {
+    const scenario = scenarioSchema.parse({
       name: 'redis-outage',
       kms: [{ id: 'kms1', default: true }],
       keys: { k0: 'active', k1: 'active' },
@@ -66,7 +66,7 @@ describe('poller and a Redis outage', () => {
         { name: 'vm-a', host: 'esx1', key: 'k0', disks: [{ at: 'scsi0:0', key: 'k0' }] },
         { name: 'vm-b', host: 'esx1', key: 'k1', disks: [{ at: 'scsi0:0', key: 'k1' }] },
       ],
-    } as ScenarioFile;
+    });
     const sim = await startSimulator({ scenario, port: 0, logger });
     cleanups.push(() => sim.stop());
     const ctl = new SimControl(sim.controlUrl);
