@@ -198,10 +198,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     inventory: async () => void (results.inventory = await runInventory(env)),
     client: async () => void (results.client = await runClient(env)),
   };
+  // After Ctrl-C the signal handler stops everything and exits; nothing partial is reported.
+  const waitForExit = (): Promise<never> => new Promise<never>(() => undefined);
   for (const phase of o.only) {
+    if (interrupted) return waitForExit();
     try {
       await runners[phase]();
     } catch (err) {
+      if (interrupted) return waitForExit();
       const message = err instanceof Error ? err.message : String(err);
       errors.push({ phase, message });
       log(`${phase} failed: ${message}`);
