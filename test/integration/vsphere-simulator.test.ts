@@ -113,6 +113,27 @@ describe('tasks against the simulator', () => {
     expect(used.filter((m) => m === 'CreatePropertyCollector' || m === 'CreateFilter')).toEqual([]);
   });
 
+  it('a storm of concurrent unlocks stays within 3 SOAP calls per incident', async () => {
+    const unlockedOn = (await control.vms()).filter((v) => v.cryptoState === 'unlocked' && v.powerState === 'poweredOn' && v.keyId);
+    const targets = unlockedOn.map((v) => v.moref);
+    await control.lock(targets);
+    const before = calls.length;
+    const infos = await Promise.all(targets.map(async (m) => client.waitForTask(await client.cryptoUnlock(vmRef(m)), { timeoutMs: 15_000 })));
+    expect(infos.every((i) => i.state === 'success')).toBe(true);
+    const used = calls.length - before;
+    expect(targets.length).toBeGreaterThan(1);
+    expect(used, calls.slice(before).map((c) => c.method).join(',')).toBeLessThanOrEqual(3 * targets.length);
+    expect((await control.vms()).filter((v) => targets.includes(v.moref)).every((v) => v.cryptoState === 'unlocked')).toBe(true);
+  });
+
+  it('task waits recover after a vCenter restart (collector and filters gone)', async () => {
+    const vm = await vmByName('healthy');
+    await control.restart();
+    await control.lock([vm.moref]);
+    const task = await client.cryptoUnlock(vmRef(vm.moref));
+    expect((await client.waitForTask(task, { timeoutMs: 15_000 })).state).toBe('success');
+  });
+
   it('a failing task rejects with its typed fault', async () => {
     const vm = await vmByName('home-key-missing-in-kms');
     const task = await client.cryptoUnlock(vmRef(vm.moref));
