@@ -114,6 +114,9 @@ export class SimControl {
   powerOnAttempt(vm: string): Promise<{ ok: boolean; fault?: string; message?: string }> {
     return this.call('POST', `/vms/${encodeURIComponent(vm)}/power-on-attempt`);
   }
+  removeVm(vm: string): Promise<{ ok: true; removed: string }> {
+    return this.call('POST', `/vms/${encodeURIComponent(vm)}/remove`);
+  }
   grant(user: string, privilege: string, entity?: string): Promise<{ ok: true }> {
     return this.call('POST', '/privileges/grant', { user, privilege, entity });
   }

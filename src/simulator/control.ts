@@ -18,6 +18,7 @@
  *   POST   /_sim/kms/{clusterId}/down | up
  *   POST   /_sim/lock                       {vms: [moref...]}: drop each VM's home key from its host cache
  *   POST   /_sim/vms/{vm}/power-on-attempt  a user's power-on: {ok, fault?} (a failure emits VmFailedToPowerOnEvent)
+ *   POST   /_sim/vms/{vm}/remove            unregister the VM (the vm-gone case): ManagedObjectNotFound from then on
  *   POST   /_sim/privileges/grant | revoke  {user, privilege, entity?} (entity: a moref or folder name; none = global)
  *   POST   /_sim/sessions/expire            every session ends (next call: NotAuthenticated)
  *   POST   /_sim/restart                    as a vCenter restart: sessions, filters, collectors, versions lost; world kept
@@ -158,6 +159,11 @@ export class Control {
       const vm = this.vm(b);
       const fault = powerOn(this.ctx, vm, 'user@vsphere.local');
       return fault ? { ok: false, fault: fault.type, message: fault.message } : { ok: true };
+    }
+    if (method === 'POST' && a === 'vms' && b && c === 'remove' && parts.length === 3) {
+      const vm = this.vm(b);
+      w.removeVm(vm);
+      return { ok: true, removed: vm.id };
     }
     if (method === 'POST' && a === 'privileges' && (b === 'grant' || b === 'revoke') && parts.length === 2) {
       const bd = body(rawBody);

@@ -42,6 +42,9 @@ export interface HttpInfo {
   signal: AbortSignal;
 }
 
+/** Session-scoped ids carry the session key; logs get the id without it. */
+const logId = (id: string): string => id.replace(/^session\[[^\]]*\]/, 'session[…]');
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function handleSoap(ctx: SimContext, xml: string, http: HttpInfo, latencyMs: number): Promise<SoapResult> {
@@ -58,10 +61,10 @@ export async function handleSoap(ctx: SimContext, xml: string, http: HttpInfo, l
   let newSession: Session | undefined;
   try {
     const body = await run(ctx, call, http, (s) => (newSession = s));
-    ctx.logger.debug({ method: call.method, this: call.thisRef.value }, 'soap call');
+    ctx.logger.debug({ method: call.method, this: logId(call.thisRef.value) }, 'soap call');
     return { status: 200, body: responseEnvelope(call.method, body), session: newSession };
   } catch (err) {
-    if (err instanceof SimFault) ctx.logger.debug({ method: call.method, this: call.thisRef.value, fault: err.type }, 'soap fault');
+    if (err instanceof SimFault) ctx.logger.debug({ method: call.method, this: logId(call.thisRef.value), fault: err.type }, 'soap fault');
     return faultResult(err, ctx);
   }
 }

@@ -42,8 +42,8 @@ export const faults = {
       ['method', str(method)],
     ]),
   invalidRequest: (message: string) => new SimFault('InvalidRequest', message),
-  invalidType: (message: string, argument?: string) =>
-    new SimFault('InvalidType', message, [['argument', argument === undefined ? undefined : str(argument)]]),
+  /** vim25 InvalidType carries no fields; the message names the argument. */
+  invalidType: (message: string, _argument?: string) => new SimFault('InvalidType', message),
   invalidArgument: (message: string, invalidProperty?: string) =>
     new SimFault('InvalidArgument', message, [['invalidProperty', invalidProperty === undefined ? undefined : str(invalidProperty)]]),
   invalidProperty: (name: string) => new SimFault('InvalidProperty', `Property ${name} is not valid`, [['name', str(name)]]),

@@ -132,6 +132,9 @@ export const scenarioSchema = z
   })
   .strict();
 
-export type ScenarioFile = z.infer<typeof scenarioSchema>;
-export type ScenarioVm = z.infer<typeof vmSchema>;
+/** A scenario as written (defaults may be left out): what startSimulator({ scenario }) accepts. */
+export type ScenarioFile = Omit<z.input<typeof scenarioSchema>, 'vms'> & { vms: z.input<typeof vmSchema>[] };
+/** A scenario after validation, defaults filled in. */
+export type Scenario = z.output<typeof scenarioSchema>;
+export type ScenarioVm = z.output<typeof vmSchema>;
 export type Expectation = z.infer<typeof expectSchema>;

@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { keyName, type BootEntry, type ControllerType, type KeyRef, type SimController, type SimDisk, type SimHost, type SimVm } from './model.ts';
-import { scenarioSchema, type Expectation, type ScenarioFile, type ScenarioVm } from './scenario-schema.ts';
+import { scenarioSchema, type Expectation, type Scenario, type ScenarioVm } from './scenario-schema.ts';
 import type { World } from './world.ts';
 import { powerOn } from './vm-actions.ts';
 import type { SimContext } from './context.ts';
@@ -25,7 +25,7 @@ export class ScenarioError extends Error {
 }
 
 /** A scenario name (clean, mixed, storm) or a path to a YAML file. */
-export function loadScenario(nameOrPath: string): ScenarioFile {
+export function loadScenario(nameOrPath: string): Scenario {
   const isPath = nameOrPath.includes('/') || nameOrPath.endsWith('.yaml') || nameOrPath.endsWith('.yml');
   const file = isPath ? resolve(nameOrPath) : join(SCENARIO_DIR, `${nameOrPath}.yaml`);
   if (!existsSync(file)) {
@@ -40,7 +40,7 @@ export function loadScenario(nameOrPath: string): ScenarioFile {
   return parseScenario(raw, file);
 }
 
-export function parseScenario(raw: unknown, source = 'scenario'): ScenarioFile {
+export function parseScenario(raw: unknown, source = 'scenario'): Scenario {
   const r = scenarioSchema.safeParse(raw);
   if (!r.success) {
     throw new ScenarioError(`${source}: invalid scenario:\n` + r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n'));
@@ -49,7 +49,7 @@ export function parseScenario(raw: unknown, source = 'scenario'): ScenarioFile {
   return r.data;
 }
 
-function checkReferences(s: ScenarioFile, source: string): void {
+function checkReferences(s: Scenario, source: string): void {
   const problems: string[] = [];
   const kms = new Set(s.kms.map((k) => k.id));
   const hosts = new Set(s.hosts.map((h) => h.name));
@@ -120,10 +120,10 @@ export interface BuildOptions {
 }
 
 /** Populates an empty world (and users' folder denials) from a scenario; returns its expectations. */
-export function buildScenario(ctx: SimContext, s: ScenarioFile, opts: BuildOptions): BuiltScenario {
+export function buildScenario(ctx: SimContext, s: Scenario, opts: BuildOptions): BuiltScenario {
   const w = ctx.world;
   const seed = opts.seed;
-  const defaultKms = (s.kms.find((k) => k.default) ?? s.kms[0]) as ScenarioFile['kms'][number];
+  const defaultKms = (s.kms.find((k) => k.default) ?? s.kms[0]) as Scenario['kms'][number];
   for (const k of s.kms) {
     w.kmsClusters.set(k.id, {
       id: k.id,

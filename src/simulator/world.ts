@@ -5,6 +5,7 @@
  * PropertyCollector waiters (one update function, as govmomi's Registry.Update).
  * refresh() turns lock transitions into the crypto events and the locked-VM alarm.
  */
+import { INVENTORY_CHANGED } from './collector.ts';
 import { EventLog, type NamedRef } from './events.ts';
 import { faults, type SimFault } from './fault.ts';
 import {
@@ -349,6 +350,16 @@ export class World {
       from,
       to,
     });
+  }
+
+  /** Unregisters a VM (it is gone from the inventory; its files stay). */
+  removeVm(vm: SimVm): void {
+    this.vms.delete(vm.id);
+    this.types.delete(vm.id);
+    this.hosts.get(vm.hostId)?.vms.delete(vm.id);
+    const folder = this.folders.get(vm.folderId);
+    if (folder) folder.children = folder.children.filter((c) => c !== vm.id);
+    this.touch(vm.id, INVENTORY_CHANGED);
   }
 
   /** All VM ids, in creation order. */
