@@ -36,6 +36,14 @@ interface Waiter {
   fallbackFilter?: MoRef;
 }
 
+/**
+ * After a round that brought updates but left waiters, wait this long before
+ * the next WaitForUpdatesEx: in a storm, task state changes arrive constantly
+ * and this batches them into fewer calls (the next call returns at once with
+ * everything that changed meanwhile). Not polling: nothing is asked before.
+ */
+const COALESCE_MS = 100;
+
 /** Finished tasks remembered so a late waitForTask still resolves. */
 const KEEP_FINISHED = 5000;
 const KEEP_FINISHED_MS = 30 * 60_000;
@@ -142,8 +150,9 @@ export class TaskWaiter {
     while (this.waiters.size > 0 && !this.closed) {
       const gen = this.generation;
       try {
-        await this.round();
+        const changed = await this.round();
         failures = 0;
+        if (changed && this.waiters.size > 0) await new Promise((r) => setTimeout(r, COALESCE_MS));
       } catch (err) {
         if (this.closed) return;
         if (gen !== this.generation) continue;
@@ -167,7 +176,8 @@ export class TaskWaiter {
     }
   }
 
-  private async round(): Promise<void> {
+  /** One WaitForUpdatesEx; true when it brought changes. */
+  private async round(): Promise<boolean> {
     if (!this.collector) {
       const taskManager = this.ops.taskManager;
       const collector = await this.ops.CreatePropertyCollector();
@@ -179,12 +189,13 @@ export class TaskWaiter {
     const gen = this.generation;
     const seenBefore = new Set(this.waiters);
     const result = await this.ops.waitForUpdates(collector, this.version, this.maxWaitSeconds);
-    if (gen !== this.generation) return;
+    if (gen !== this.generation) return false;
     if (result) {
       this.version = result.version;
       this.apply(result.updates);
     }
     await this.fallbacks(seenBefore, collector);
+    return result !== null && !result.truncated;
   }
 
   private apply(updates: ObjectUpdate[]): void {
