@@ -10,6 +10,8 @@ import { esc, moref, ser, type XVal } from './xml.ts';
 
 /** The inventory pseudo-id touched when objects appear or disappear. */
 export const INVENTORY_CHANGED = '*inventory*';
+/** Where a filter's reported values keep the object's type (not a property path). */
+const TYPE_KEY = '#type';
 
 export class Filter {
   /** Objects the spec selects now. */
@@ -180,9 +182,10 @@ export class Collector {
     if (!isMember || !type) {
       if (!before) return undefined;
       f.reported.delete(id);
-      return `<objectSet><kind>leave</kind>${moref('obj', { type: type ?? 'ManagedEntity', value: id })}</objectSet>`;
+      // The object may be gone from the registry: use the type it was reported with.
+      return `<objectSet><kind>leave</kind>${moref('obj', { type: type ?? before.get(TYPE_KEY) ?? 'ManagedEntity', value: id })}</objectSet>`;
     }
-    const now = new Map<string, string>();
+    const now = new Map<string, string>([[TYPE_KEY, type]]);
     let changes = '';
     let missing = '';
     for (const path of pathsFor(f.spec, type, this.access)) {

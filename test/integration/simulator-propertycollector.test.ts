@@ -179,6 +179,23 @@ describe('simulator PropertyCollector', () => {
     expect(info.text).toMatch(/<queueTime>.*<\/queueTime><startTime>.*<\/startTime><completeTime>.*<\/completeTime>/);
   });
 
+  it('a removed VM leaves the view (kind leave) and is ManagedObjectNotFound afterwards', async () => {
+    const q = new SoapProbe(sim.url);
+    await q.login(sim.user, sim.password);
+    const view = await q.containerView('VirtualMachine');
+    await q.call('CreateFilter', 'PropertyCollector', 'propertyCollector', `<spec>${viewSpec(view, 'VirtualMachine', ['name'])}</spec><partialUpdates>false</partialUpdates>`);
+    const init = await q.call('WaitForUpdatesEx', 'PropertyCollector', 'propertyCollector', '<version></version><options><maxWaitSeconds>0</maxWaitSeconds></options>');
+    const gone = (await ctl.vms())[7]?.moref as string;
+    await ctl.removeVm(gone);
+    const next = await q.call('WaitForUpdatesEx', 'PropertyCollector', 'propertyCollector', `<version>${version(init.body)}</version><options><maxWaitSeconds>5</maxWaitSeconds></options>`);
+    expect(objectUpdates(next.body)).toEqual([{ kind: 'leave', obj: { '#text': gone, '@type': 'VirtualMachine' } }]);
+    const read = await q.call('RetrievePropertiesEx', 'PropertyCollector', 'propertyCollector', `<specSet>${objSpec('VirtualMachine', gone, ['name'])}</specSet><options/>`);
+    expect(read.fault).toBe('ManagedObjectNotFound');
+    const missing = await q.call('RetrievePropertiesEx', 'PropertyCollector', 'propertyCollector', `<specSet>${objSpec('VirtualMachine', gone, ['name'])}<reportMissingObjectsInResults>true</reportMissingObjectsInResults></specSet><options/>`);
+    expect(missing.status).toBe(200);
+    expect(missing.body.returnval).toBeUndefined();
+  });
+
   it('filters and versions are lost on /_sim/restart (NotAuthenticated, then a fresh start)', async () => {
     const q = new SoapProbe(sim.url);
     await q.login(sim.user, sim.password);
