@@ -33,20 +33,3 @@ export async function waitUntil(cond: () => Promise<boolean> | boolean, opts: Wa
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
-
-/** A small seeded PRNG (mulberry32), so a run's lock schedule can be repeated. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Exponentially distributed gap with the given mean: locks at random moments. */
-export function exponentialGap(rand: () => number, meanMs: number): number {
-  return -Math.log(1 - rand()) * meanMs;
-}

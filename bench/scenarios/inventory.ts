@@ -8,7 +8,8 @@ import { startSimulatorProcess } from '../lib/simulator.ts';
 import { percentile, perMinute, round } from '../lib/stats.ts';
 import { writeVmlockConfig } from '../lib/vmlock-config.ts';
 import { startVmlock, startWorkers } from '../lib/vmlock-processes.ts';
-import { exponentialGap, seededRandom, sleep, waitUntil } from '../lib/wait.ts';
+import { exponentialGap, pickDistinct, seededRandom } from '../lib/schedule.ts';
+import { sleep, waitUntil } from '../lib/wait.ts';
 
 /**
  * Detection, idle and memory on one large inventory (10,000 VMs; 1,000 with
@@ -159,17 +160,4 @@ export async function runInventory(env: PhaseEnv): Promise<InventoryResult> {
     await watch.close();
     await sink?.close();
   }
-}
-
-/** n distinct items chosen at random (partial Fisher-Yates). */
-export function pickDistinct<T>(items: readonly T[], n: number, rand: () => number): T[] {
-  const pool = [...items];
-  const out: T[] = [];
-  for (let i = 0; i < n && pool.length > 0; i++) {
-    const j = Math.floor(rand() * pool.length);
-    out.push(pool[j] as T);
-    pool[j] = pool[pool.length - 1] as T;
-    pool.pop();
-  }
-  return out;
 }
