@@ -81,6 +81,8 @@ export interface VsphereClientOptions {
   onCall?: (record: SoapCallRecord) => void;
   /** maxObjects per RetrievePropertiesEx page (default 1000). */
   pageSize?: number;
+  /** After this long without a call, CurrentTime keeps the session alive (default 10 min; 0 disables). */
+  keepAliveMs?: number;
 }
 
 /** A page of RetrievePropertiesEx, normalised. */
@@ -180,6 +182,8 @@ export class VsphereClient implements VsphereApi {
   /** Disks of recently read snapshots, so detachDisk can send the full device without another read. */
   private readonly recentDisks = new Map<string, { at: number; disks: VirtualDiskInfo[] }>();
   private closed = false;
+  private lastCallAt = 0;
+  private keepAliveTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: VsphereClientOptions) {
     this.opts = opts;
@@ -242,6 +246,7 @@ export class VsphereClient implements VsphereApi {
     if (this.closed) throw new TransportError(`vCenter ${this.name}: client is closed`);
     this.caller ??= await SoapCaller.create(this.transport);
     const started = performance.now();
+    this.lastCallAt = Date.now();
     try {
       const { response } = await this.caller.call(method, args, timeoutMs ?? this.callTimeoutMs);
       this.record(method, started);
@@ -545,11 +550,25 @@ export class VsphereClient implements VsphereApi {
   async connect(): Promise<void> {
     this.content = await this.RetrieveServiceContent();
     await this.Login(this.opts.user, this.opts.password);
+    this.startKeepAlive();
     this.logger?.debug({ vcenter: this.name, url: redactUrl(this.opts.url), apiVersion: this.content.about.apiVersion }, 'connected to vCenter');
+  }
+
+  /** Like govmomi's keepalive handler: an idle session would expire (30 min by default on vCenter). */
+  private startKeepAlive(): void {
+    const every = this.opts.keepAliveMs ?? 10 * 60_000;
+    if (every <= 0 || this.keepAliveTimer) return;
+    this.keepAliveTimer = setInterval(() => {
+      if (this.closed || Date.now() - this.lastCallAt < every) return;
+      this.CurrentTime().catch((err: unknown) => this.logger?.debug({ vcenter: this.name, err: (err as Error).message }, 'keepalive CurrentTime failed'));
+    }, Math.max(1000, Math.floor(every / 4)));
+    this.keepAliveTimer.unref();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
+    clearInterval(this.keepAliveTimer);
+    this.keepAliveTimer = undefined;
     this.taskWaiter.close();
     if (this.session && this.content) {
       try {

@@ -1,6 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { Writable } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { VsphereClient, type SoapCallRecord } from '../../src/vsphere/client.ts';
 import { startReplayServer, type ReplayAnswer, type ReplayRequest, type ReplayServer } from '../../src/vsphere/replay-server.ts';
 import { InvalidLogin, ManagedObjectNotFound, NotAuthenticated, TransportError, VimFault } from '../../src/vsphere/faults.ts';
@@ -87,6 +87,22 @@ describe('sessions', () => {
     const vms = await client.listVmStates();
     expect(state.logins).toBe(2);
     expect(vms.map((v) => v.name)).toEqual(['DC0_H0_VM0', 'DC0_H0_VM1', 'DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1']);
+  });
+
+  it('keeps an idle session alive with CurrentTime, and stops on close', async () => {
+    server = await startReplayServer((req) => {
+      if (req.method === 'RetrieveServiceContent') return { body: fixture('01-') };
+      if (req.method === 'Login') return { body: fixture('02-') };
+      if (req.method === 'Logout') return { body: fixture('52-') };
+      return { body: envelope('CurrentTime', '<returnval>2026-12-03T12:00:00Z</returnval>') };
+    });
+    client = new VsphereClient({ name: 'ka', url: server.url, user: 'user', password: PASSWORD, keepAliveMs: 1000 });
+    await client.connect();
+    await vi.waitFor(() => expect(server!.requests.some((r) => r.method === 'CurrentTime')).toBe(true), { timeout: 10_000, interval: 100 });
+    await client.close();
+    const count = server.requests.length;
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(server.requests.length).toBe(count);
   });
 
   it('gives up after one re-login: a second NotAuthenticated is thrown', async () => {
