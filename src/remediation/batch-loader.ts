@@ -1,11 +1,14 @@
 /**
- * Coalesces single-key loads made within a few milliseconds into one batch
- * call: concurrent incidents of one vCenter share one RetrievePropertiesEx or
- * QueryCryptoKeyStatus. A failed batch rejects every load in it.
+ * Coalesces single-key loads into batch calls: concurrent incidents of one
+ * vCenter share one RetrievePropertiesEx or QueryCryptoKeyStatus. Loads made
+ * within `windowMs` form a batch, and while a batch is in flight the next one
+ * only collects, so under load batches grow by themselves (at most one call in
+ * flight per loader). A failed batch rejects every load in it.
  */
 export class BatchLoader<K, V> {
   #pending = new Map<string, { key: K; waiters: { resolve: (v: V) => void; reject: (e: unknown) => void }[] }>();
   #timer: NodeJS.Timeout | undefined;
+  #inFlight = false;
 
   constructor(
     private readonly load: (keys: K[]) => Promise<Map<string, V>>,
@@ -19,29 +22,51 @@ export class BatchLoader<K, V> {
       const entry = this.#pending.get(id);
       if (entry) entry.waiters.push({ resolve, reject });
       else this.#pending.set(id, { key, waiters: [{ resolve, reject }] });
-      if (this.#pending.size >= this.opts.maxBatch) this.#flush();
-      else this.#timer ??= setTimeout(() => this.#flush(), this.opts.windowMs);
+      this.#schedule();
     });
+  }
+
+  #schedule(): void {
+    if (this.#inFlight || this.#pending.size === 0) return;
+    if (this.#pending.size >= this.opts.maxBatch) this.#flush();
+    else this.#timer ??= setTimeout(() => this.#flush(), this.opts.windowMs);
   }
 
   #flush(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    const batch = this.#pending;
-    this.#pending = new Map();
+    if (this.#inFlight) return;
+    const batch = new Map<string, { key: K; waiters: { resolve: (v: V) => void; reject: (e: unknown) => void }[] }>();
+    for (const [id, e] of this.#pending) {
+      if (batch.size >= this.opts.maxBatch) break;
+      batch.set(id, e);
+    }
+    for (const id of batch.keys()) this.#pending.delete(id);
     if (batch.size === 0) return;
+    this.#inFlight = true;
     const keys = [...batch.values()].map((e) => e.key);
-    this.load(keys).then(
-      (result) => {
-        for (const [id, e] of batch) {
-          const v = result.has(id) ? (result.get(id) as V) : this.opts.missing(e.key);
-          for (const w of e.waiters) w.resolve(v);
-        }
-      },
-      (err: unknown) => {
-        for (const e of batch.values()) for (const w of e.waiters) w.reject(err);
-      },
-    );
+    let call: Promise<Map<string, V>>;
+    try {
+      call = this.load(keys);
+    } catch (err) {
+      call = Promise.reject(err);
+    }
+    call
+      .then(
+        (result) => {
+          for (const [id, e] of batch) {
+            const v = result.has(id) ? (result.get(id) as V) : this.opts.missing(e.key);
+            for (const w of e.waiters) w.resolve(v);
+          }
+        },
+        (err: unknown) => {
+          for (const e of batch.values()) for (const w of e.waiters) w.reject(err);
+        },
+      )
+      .finally(() => {
+        this.#inFlight = false;
+        this.#schedule();
+      });
   }
 }
 

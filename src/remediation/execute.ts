@@ -43,9 +43,14 @@ export interface ExecuteDeps {
   record(patch: Partial<ActionRecord>): Promise<void>;
   lockHeld(): boolean;
   taskTimeoutMs: number;
+  /** How long a start call lost in a crash gets to show its effect before the step is started again (about the SOAP call timeout). */
+  inflightGraceMs: number;
   /** Re-reads after an action until vCenter shows its effect (hostd applies keys asynchronously). */
   verify: { attempts: number; delayMs: number };
 }
+
+/** progress.tasks value while a start call is in flight (no task MoRef yet). */
+const STARTING = 'starting@';
 
 export type ActionResult = { state: 'succeeded' | 'skipped'; note: string; task?: string };
 
@@ -85,7 +90,7 @@ export async function executeAction(deps: ExecuteDeps, moref: string, a: Planned
       return r;
     }
     case 'acknowledgeAlarm': {
-      const vm = await readExisting(deps, moref, a);
+      const vm = await readExisting(deps, moref, a, { maxAgeMs: REUSE_READ_MS });
       const st = vm.triggeredAlarmState.find((s) => s.alarm.value === a.alarm?.value);
       if (!st || st.acknowledged) return { state: 'skipped', note: st ? 'alarm already acknowledged' : 'alarm no longer triggered' };
       if (!deps.lockHeld()) throw new LostVmLockError(moref);
@@ -133,8 +138,11 @@ async function reload(deps: ExecuteDeps, moref: string, a: PlannedAction, progre
   return { ...r, note: `${r.note} (reloadVirtualMachineFromPath_Task on ${path})` };
 }
 
-async function readExisting(deps: ExecuteDeps, moref: string, a: PlannedAction): Promise<VmCryptoSnapshot> {
-  const vm = await deps.gatherer.readVm(moref);
+/** How recent a read may be reused before a step (the diagnosis or the previous verification just read it). */
+const REUSE_READ_MS = 5_000;
+
+async function readExisting(deps: ExecuteDeps, moref: string, a: PlannedAction, opts: { maxAgeMs?: number } = {}): Promise<VmCryptoSnapshot> {
+  const vm = await deps.gatherer.readVm(moref, opts);
   if (!vm) throw new ActionFailedError(a, `VM ${moref} no longer exists`);
   return vm;
 }
@@ -152,9 +160,23 @@ async function runTask(
   id: string,
   step: { skip: (vm: VmCryptoSnapshot) => string | undefined; begin: () => Promise<MoRef> },
 ): Promise<ActionResult> {
-  const existing = taskOf(progress, id);
+  let existing = taskOf(progress, id);
+  if (existing?.startsWith(STARTING)) {
+    // The start call was sent before a crash but its answer (the task) was never saved:
+    // the task may exist. Give it time to show its effect before starting another.
+    const since = Date.parse(existing.slice(STARTING.length)) || 0;
+    for (;;) {
+      const note = step.skip(await readExisting(deps, moref, a));
+      if (note !== undefined) return { state: 'skipped', note: `${note} (by the task started before the restart)` };
+      if (Date.now() - since >= deps.inflightGraceMs) break;
+      await sleep(Math.min(500, deps.verify.delayMs));
+    }
+    delete progress.tasks[id];
+    await deps.save(progress);
+    existing = undefined;
+  }
   if (!existing) {
-    const note = step.skip(await readExisting(deps, moref, a));
+    const note = step.skip(await readExisting(deps, moref, a, { maxAgeMs: REUSE_READ_MS }));
     if (note !== undefined) return { state: 'skipped', note };
   }
   const lease = await deps.semaphore.acquire(deps.api.name, deps.policy.maxConcurrentTasksPerVcenter);
@@ -165,9 +187,13 @@ async function runTask(
       deps.logger.info({ vm: moref, task: existing, action: id }, 'resuming: waiting for the task started before the restart');
     } else {
       if (!deps.lockHeld()) throw new LostVmLockError(moref);
+      progress.tasks[id] = `${STARTING}${new Date().toISOString()}`;
+      await deps.save(progress);
       try {
         task = await step.begin();
       } catch (err) {
+        delete progress.tasks[id];
+        await deps.save(progress);
         if (isTransient(err)) throw err;
         throw new ActionFailedError(a, `${a.kind} could not start: ${errorMessage(err)}`, { cause: err });
       }
@@ -177,7 +203,9 @@ async function runTask(
     }
     try {
       await deps.api.waitForTask(task, { timeoutMs: deps.taskTimeoutMs });
+      deps.gatherer.forgetVm(moref);
     } catch (err) {
+      deps.gatherer.forgetVm(moref);
       if (existing && err instanceof ManagedObjectNotFound) {
         // vCenter forgot the task: the re-read in verifyState decides.
         return { state: 'succeeded', note: `task ${task.value} is gone from vCenter; result checked by re-reading the VM`, task: task.value };

@@ -21,7 +21,7 @@ export const CRYPTO_EVENT_IDS = [
 export const POWER_ON_FAILED_IDS = ['VmFailedToPowerOnEvent', 'vim.event.VmFailedToPowerOnEvent', 'com.vmware.vc.vm.VmFailedToPowerOnEvent'];
 
 export interface GatherOptions {
-  /** How long concurrent requests wait to share one call. */
+  /** How long concurrent requests wait to share one call (default 10 ms; while a call is in flight the next batch collects). */
   batchWindowMs?: number;
   /** How long KMS health, privileges, host state and key statuses are reused. */
   factTtlMs?: number;
@@ -53,13 +53,14 @@ export class FactGatherer {
   readonly #kmsCache: TtlCache<boolean | undefined>;
   readonly #eventCache: TtlCache<VimEvent[]>;
   readonly #eventWindowMs: number;
+  readonly #lastRead = new Map<string, { at: number; snapshot: VmCryptoSnapshot | null }>();
   static readonly KEY_BITS = CheckKey.available | CheckKey.usedByVms;
 
   constructor(api: VsphereApi, logger: Logger, opts: GatherOptions = {}) {
     this.#api = api;
     this.#log = logger;
-    const windowMs = opts.batchWindowMs ?? 5;
-    const ttl = opts.factTtlMs ?? 3_000;
+    const windowMs = opts.batchWindowMs ?? 10;
+    const ttl = opts.factTtlMs ?? 5_000;
     this.#eventWindowMs = opts.eventWindowMs ?? 3_600_000;
     this.#snapshots = new BatchLoader(
       async (ids) => {
@@ -109,9 +110,24 @@ export class FactGatherer {
     this.#eventCache = new TtlCache(opts.eventTtlMs ?? 10_000);
   }
 
-  /** A fresh (batched, never cached) read of one VM: for verification after an action. */
-  readVm(moref: string): Promise<VmCryptoSnapshot | null> {
-    return this.#snapshots.get(moref);
+  /**
+   * One VM's snapshot, batched with concurrent reads. Fresh by default (for
+   * verification after an action); with maxAgeMs, this process's last read is
+   * reused when it is that recent and nothing was changed since (forgetVm).
+   */
+  async readVm(moref: string, opts: { maxAgeMs?: number } = {}): Promise<VmCryptoSnapshot | null> {
+    const last = this.#lastRead.get(moref);
+    if (opts.maxAgeMs !== undefined && last && Date.now() - last.at <= opts.maxAgeMs) return last.snapshot;
+    const at = Date.now();
+    const snapshot = await this.#snapshots.get(moref);
+    this.#lastRead.set(moref, { at, snapshot });
+    if (this.#lastRead.size > 10_000) this.#lastRead.delete(this.#lastRead.keys().next().value as string);
+    return snapshot;
+  }
+
+  /** Drops the remembered read of a VM (after changing it). */
+  forgetVm(moref: string): void {
+    this.#lastRead.delete(moref);
   }
 
   /** Forget the cached key statuses (e.g. before re-diagnosing after a KMS wait). */

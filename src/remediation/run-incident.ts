@@ -31,6 +31,8 @@ export interface RunnerDeps {
   /** First back-off of KMS waits (config.worker.backoff); doubles, with jitter. */
   backoffMs: number;
   taskTimeoutMs?: number;
+  /** See ExecuteDeps.inflightGraceMs (default 90 s, the default SOAP call timeout). */
+  inflightGraceMs?: number;
   verify?: { attempts: number; delayMs: number };
 }
 
@@ -289,6 +291,7 @@ async function act(ctx: IncidentContext, progress: Progress, save: () => Promise
           record,
           lockHeld,
           taskTimeoutMs: deps.taskTimeoutMs ?? 15 * 60_000,
+          inflightGraceMs: deps.inflightGraceMs ?? 90_000,
           verify: deps.verify ?? { attempts: 10, delayMs: 500 },
         },
         job.vm.moref,
@@ -316,7 +319,8 @@ async function verify(ctx: IncidentContext, progress: Progress): Promise<RunResu
   const { deps, job } = ctx;
   const outcome = meta(progress, 'outcome');
   const inc = await deps.store.require(job.incidentId);
-  const vm = await deps.gatherer.readVm(job.vm.moref);
+  // The last action's verification just read it; a resumed run reads afresh.
+  const vm = await deps.gatherer.readVm(job.vm.moref, { maxAgeMs: 5_000 });
   const closeNote = inc.causes.map((c) => c.code).join(', ');
   if (outcome !== 'remediate') return ctx.close('resolved', `resolved: ${closeNote || 'nothing to fix'}`);
   const problems: string[] = [];

@@ -35,6 +35,8 @@ export interface WorkerTuning {
   taskLeaseMs?: number;
   gather?: GatherOptions;
   verify?: { attempts: number; delayMs: number };
+  /** See ExecuteDeps.inflightGraceMs. */
+  inflightGraceMs?: number;
   clientFactory?: ClientFactory;
 }
 
@@ -43,7 +45,7 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
-/** Tuning from the environment (for tests and the benchmark): VMLOCK_WORKER_LOCK_MS, VMLOCK_WORKER_STALLED_MS, VMLOCK_WORKER_VMLOCK_MS. */
+/** Tuning from the environment (for tests and the benchmark): VMLOCK_WORKER_LOCK_MS, VMLOCK_WORKER_STALLED_MS, VMLOCK_WORKER_VMLOCK_MS, VMLOCK_WORKER_INFLIGHT_GRACE_MS. */
 export function tuningFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerTuning {
   const num = (name: string): number | undefined => {
     const v = env[name];
@@ -55,6 +57,8 @@ export function tuningFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerTunin
   const lock = num('VMLOCK_WORKER_LOCK_MS');
   const stalled = num('VMLOCK_WORKER_STALLED_MS');
   const vmLock = num('VMLOCK_WORKER_VMLOCK_MS');
+  const grace = num('VMLOCK_WORKER_INFLIGHT_GRACE_MS');
+  if (grace) t.inflightGraceMs = grace;
   if (lock) t.lockDurationMs = lock;
   if (stalled) t.stalledIntervalMs = stalled;
   if (vmLock) t.vmLockTtlMs = vmLock;
@@ -80,7 +84,17 @@ export async function startWorker(opts: { config: Config; logger: Logger; tuning
   const pool = new VcenterPool(config, logger, tuning.clientFactory, tuning.gather);
   const semaphore = new TaskSemaphore(redis, prefix, { leaseMs: tuning.taskLeaseMs ?? 30_000 });
   const vmLocks = new VmLockManager(redis, prefix, tuning.vmLockTtlMs ?? 30_000);
-  const processor = createProcessor({ config, logger, store, pool, semaphore, vmLocks, notify, ...(tuning.verify ? { verify: tuning.verify } : {}) });
+  const processor = createProcessor({
+    config,
+    logger,
+    store,
+    pool,
+    semaphore,
+    vmLocks,
+    notify,
+    ...(tuning.verify ? { verify: tuning.verify } : {}),
+    ...(tuning.inflightGraceMs !== undefined ? { inflightGraceMs: tuning.inflightGraceMs } : {}),
+  });
 
   const worker = new Worker(INCIDENTS_QUEUE, processor, {
     connection: { url: config.redis.url, maxRetriesPerRequest: null },

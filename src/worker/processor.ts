@@ -21,6 +21,7 @@ export interface ProcessorDeps {
   vmLocks: VmLockManager;
   notify: Notify;
   verify?: { attempts: number; delayMs: number };
+  inflightGraceMs?: number;
 }
 
 /**
@@ -63,6 +64,7 @@ export function createProcessor(deps: ProcessorDeps) {
           logger: log,
           backoffMs: deps.config.worker.backoff,
           ...(deps.verify ? { verify: deps.verify } : {}),
+          ...(deps.inflightGraceMs !== undefined ? { inflightGraceMs: deps.inflightGraceMs } : {}),
         },
         { job: data, save },
       );
