@@ -37,9 +37,9 @@ export function register(program: Command): void {
   program
     .command('demo')
     .description(
-      'Run vmlock end to end on the embedded vCenter simulator: starts the simulator, the poller, the workers and the notifier ' +
-        'as separate processes (Redis and RabbitMQ must be running), shows progress, and reports each VM\'s causes, actions, ' +
-        'outcome and time plus the notifications consumed from RabbitMQ. Exit code 0 only when every VM ends as the scenario expects.',
+      'run vmlock end to end on the embedded vCenter simulator: the simulator, poller, workers and notifier as separate ' +
+        'processes (needs Redis and RabbitMQ), live progress, then a report of each VM\'s causes, actions, outcome and time ' +
+        'and the notifications consumed; exit 0 only when every VM ends as the scenario expects',
     )
     .option('--scenario <name|file>', 'simulator scenario: clean, mixed, storm, or a scenario YAML file', 'mixed')
     .option('--vms <n>', 'number of VMs (storm scenario)', positiveInt('--vms'))
