@@ -45,6 +45,8 @@ function normalise(v: unknown): unknown {
       continue;
     }
     const local = k.includes(':') ? k.slice(k.indexOf(':') + 1) : k;
+    // Element names that would reach an object's prototype are ignored.
+    if (local === '__proto__' || local === 'constructor' || local === 'prototype') continue;
     out[local] = normalise(val);
   }
   return out;

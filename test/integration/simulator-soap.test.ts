@@ -108,6 +108,35 @@ describe('simulator SOAP core over HTTP', () => {
     expect(res.status).toBe(405);
   });
 
+  it('survives hostile and odd requests with faults, and keeps serving', async () => {
+    const p = new SoapProbe(sim.url);
+    await p.login(sim.user, sim.password);
+    const env = (inner: string) => `<Envelope xmlns="http://schemas.xmlsoap.org/soap/envelope/"><Body>${inner}</Body></Envelope>`;
+    const bodies = [
+      env('<Login xmlns="urn:vim25"><_this type="SessionManager">SessionManager</_this><userName><a>x</a></userName></Login>'),
+      env('<RetrievePropertiesEx xmlns="urn:vim25"><_this type="PropertyCollector">propertyCollector</_this><specSet><propSet><type>VirtualMachine</type></propSet><objectSet><obj>vm-1</obj></objectSet></specSet></RetrievePropertiesEx>'),
+      env('<RetrievePropertiesEx xmlns="urn:vim25"><_this type="PropertyCollector">propertyCollector</_this><specSet><propSet><type>VirtualMachine</type></propSet></specSet></RetrievePropertiesEx>'),
+      env('<RetrievePropertiesEx xmlns="urn:vim25"><_this type="PropertyCollector">propertyCollector</_this><__proto__><polluted>1</polluted></__proto__></RetrievePropertiesEx>'),
+      env('<ReconfigVM_Task xmlns="urn:vim25"><_this type="VirtualMachine">vm-16</_this><spec><deviceChange><operation>remove</operation><device><key>abc</key></device></deviceChange></spec></ReconfigVM_Task>'),
+      env('<ReconfigVM_Task xmlns="urn:vim25"><_this type="VirtualMachine">vm-16</_this><spec><deviceChange><operation>add</operation><device><key>1</key></device></deviceChange></spec></ReconfigVM_Task>'),
+      env('<QueryCryptoKeyStatus xmlns="urn:vim25"><_this type="CryptoManagerKmip">CryptoManager</_this><keyIds><providerId/></keyIds><checkKeyBitMap>1</checkKeyBitMap></QueryCryptoKeyStatus>'),
+      env('<CreateCollectorForEvents xmlns="urn:vim25"><_this type="EventManager">EventManager</_this><filter><time><beginTime>yesterday</beginTime></time></filter></CreateCollectorForEvents>'),
+      env('<WaitForUpdatesEx xmlns="urn:vim25"><_this type="PropertyCollector">propertyCollector</_this><version>not-a-version</version></WaitForUpdatesEx>'),
+      '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">]><Envelope><Body><x>&a;&a;&a;</x></Body></Envelope>',
+      'x'.repeat(100_000),
+    ];
+    const expected = ['InvalidRequest', 'InvalidType', 'InvalidArgument', 'InvalidRequest', 'InvalidType', 'NotSupported', 'InvalidArgument', 'InvalidType', 'InvalidCollectorVersion', 'InvalidRequest', 'InvalidRequest'];
+    const got: (string | undefined)[] = [];
+    for (const b of bodies) {
+      const a = await p.raw(b);
+      expect(a.status).toBe(500);
+      got.push(a.fault);
+    }
+    expect(got.join(",")).toBe(expected.join(","));
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect((await p.call('CurrentTime', 'ServiceInstance', 'ServiceInstance')).status).toBe(200);
+  });
+
   it('accepts govc-style envelopes (default namespace, no prefixes)', async () => {
     const p = new SoapProbe(sim.url);
     const req = readFileSync(`${FIXTURES}/vcsim/54-govc-collect-keyId-RetrieveServiceContent.request.xml`, 'utf8');
