@@ -25,7 +25,7 @@ const moField = (name: string, r: MoRef): [string, XVal] => [name, ref(r.type, r
 
 export const faults = {
   notAuthenticated: (object: MoRef, privilegeId = 'System.View') =>
-    new SimFault('NotAuthenticated', '', [moField('object', object), ['privilegeId', str(privilegeId)]]),
+    new SimFault('NotAuthenticated', 'The session is not authenticated.', [moField('object', object), ['privilegeId', str(privilegeId)]]),
   noPermission: (object: MoRef, privilegeId: string) =>
     new SimFault('NoPermission', 'Permission to perform this operation was denied.', [
       moField('object', object),
