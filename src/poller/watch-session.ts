@@ -16,6 +16,8 @@ import type { IncidentSink, SignalMode, SubmitOutcome } from './incident-sink.ts
 const SUBMIT_CONCURRENCY = 64;
 /** Event keys remembered within one session, on top of the checkpoint. */
 const SEEN_KEYS_MAX = 20_000;
+/** Delay of the extra reconciliation an unexplained alarm event asks for (batches a burst). */
+const RECONCILE_SOON_MS = 2_000;
 
 export interface SessionDeps {
   vc: VcenterConfig;
@@ -67,6 +69,7 @@ export class WatchSession {
   #drainAgain = false;
   #collectorInWatch = false;
   #timers: NodeJS.Timeout[] = [];
+  #reconcilePending: NodeJS.Timeout | undefined;
   #backgroundError: unknown;
   readonly counters: SessionCounters = { updates: 0, eventsRead: 0, reconciliations: 0, outcomes: {} };
   eventSource: 'pending' | 'latestPage' | 'tick' = 'pending';
@@ -112,6 +115,8 @@ export class WatchSession {
     } finally {
       for (const t of this.#timers) clearInterval(t);
       this.#timers = [];
+      clearTimeout(this.#reconcilePending);
+      this.#reconcilePending = undefined;
       // Best effort and not awaited: after a session loss or a vCenter restart
       // the collector is already gone, and a dead vCenter must not hold us up.
       const collector = this.#collector;
@@ -156,8 +161,17 @@ export class WatchSession {
     }
   }
 
+  /** One extra reconciliation shortly (several requests share it). */
+  #reconcileSoon(): void {
+    if (this.#reconcilePending || this.#cycle.signal.aborted) return;
+    this.#reconcilePending = setTimeout(() => {
+      this.#reconcilePending = undefined;
+      void this.#background(() => this.#reconcile('alarm event'));
+    }, RECONCILE_SOON_MS);
+  }
+
   /** Full state read: the level-triggered safety net. */
-  async #reconcile(reason: 'start' | 'periodic'): Promise<void> {
+  async #reconcile(reason: 'start' | 'periodic' | 'alarm event'): Promise<void> {
     if (reason === 'periodic') await this.#discoverAlarms();
     const observedAt = new Date();
     const vms = await this.#d.client.listVmStates();
@@ -298,6 +312,13 @@ export class WatchSession {
     if (hint.kind === 'alarm' && !hint.firing) return;
     // A lock hint counts only when the watched state agrees (events are hints).
     if (!vmCondition(vm, this.#lockedAlarms)) {
+      if (hint.kind === 'alarm') {
+        // vCenter may send no PropertyCollector update for an alarm status
+        // change: re-read the truth soon instead of trusting either side.
+        this.#log.debug({ eventKey: ev.key, vm: vm.moref.value }, 'locked-VM alarm fired but the watched state does not show it; reconciling');
+        this.#reconcileSoon();
+        return;
+      }
       this.#log.debug({ eventKey: ev.key, vm: vm.moref.value, detail: hint.detail }, 'lock event but the VM is not locked now; ignored');
       return;
     }
