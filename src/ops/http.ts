@@ -74,7 +74,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     return { url: '', close: async () => {} };
   }
   const token = resolveHttpToken(config.http);
-  const log = logger.child({ component: 'http', kind });
+  // Not 'component': the process logger already binds it (a second one would repeat the JSON key).
+  const log = logger.child({ ops: 'http' });
 
   // Queues we create ourselves are ours to close; queues handed in are not.
   const owned: Queue[] = [];
