@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Queue } from 'bullmq';
 import { startWorker, type RunningWorker } from '../../src/worker/index.ts';
-import type { Incident } from '../../src/incidents/model.ts';
+import { NOTIFICATIONS_QUEUE, TRANSITIONS, type Incident, type Transition } from '../../src/incidents/model.ts';
+import type { NotificationJob } from '../../src/notify/types.ts';
+import { REDIS_URL } from '../helpers/services.ts';
 import { silent, workerWorld, type WorkerWorld } from './worker-harness.ts';
 
 /** vCenter task names the scenario uses, per vmlock action kind. */
@@ -66,6 +69,30 @@ describe('worker against the simulator\'s mixed scenario', () => {
     }
     const priv = [...incidents.values()].find((i) => i.vm.name === 'missing-privilege')!;
     expect(priv.humanAction).toContain('Cryptographer.RegisterVM');
+  });
+
+  it('queues the notifications of each incident in order: opened, diagnosed, ..., its outcome', async () => {
+    const q = new Queue<NotificationJob>(NOTIFICATIONS_QUEUE, { connection: { url: REDIS_URL }, prefix: w.prefix });
+    try {
+      const jobs = await q.getJobs(['wait', 'delayed', 'prioritized', 'active', 'completed']);
+      const byIncident = new Map<string, { ts: number; t: string }[]>();
+      for (const j of jobs) {
+        const e = j.data.event;
+        const list = byIncident.get(e.data.incidentId) ?? [];
+        list.push({ ts: j.timestamp, t: e.type.replace('com.vmlock.incident.', '') });
+        byIncident.set(e.data.incidentId, list);
+      }
+      for (const inc of incidents.values()) {
+        const ts = (byIncident.get(inc.id) ?? []).sort((a, b) => a.ts - b.ts || TRANSITIONS.indexOf(a.t as Transition) - TRANSITIONS.indexOf(b.t as Transition)).map((x) => x.t);
+        expect(ts[0]).toBe('opened');
+        expect(ts).toContain('diagnosed');
+        expect(ts.at(-1)).toBe(inc.state);
+      }
+      const host = [...incidents.values()].find((i) => i.vm.name === 'host-rebooted')!;
+      expect(byIncident.get(host.id)!.map((x) => x.t)).toEqual(expect.arrayContaining(['action-started', 'action-succeeded']));
+    } finally {
+      await q.close();
+    }
   });
 
   it('keeps a timeline of facts, causes, plan and actions', () => {
