@@ -127,7 +127,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
 
   app.get('/metrics', async (req, reply) => {
     try {
-      await refreshScrapeGauges({ store, incidents, notifications });
+      await refreshScrapeGauges({ redis, prefix: config.redis.prefix, incidents, notifications });
     } catch (err) {
       // The process's own instruments are still worth serving when Redis is down.
       req.log.warn({ err: errorMessage(err) }, 'could not read Redis for the scrape-time gauges');

@@ -1,7 +1,7 @@
 import { Gauge } from 'prom-client';
 import type { Queue } from 'bullmq';
 import { registry } from './metrics.ts';
-import type { IncidentStore } from '../incidents/store.ts';
+import type { Redis } from 'ioredis';
 
 /**
  * Gauges that mirror state kept in Redis. They are filled just before each
@@ -29,7 +29,9 @@ export const notificationsPending = new Gauge({
 });
 
 export interface ScrapeSources {
-  store?: IncidentStore;
+  /** Redis and the deployment's prefix: incidents are counted from the store's keys (see store.ts). */
+  redis?: Redis;
+  prefix?: string;
   incidents?: Queue;
   notifications?: Queue;
 }
@@ -40,18 +42,9 @@ export const SCRAPE_INCIDENT_LIMIT = 10_000;
 const QUEUE_STATUSES = ['waiting', 'active', 'delayed', 'prioritized', 'failed'] as const;
 
 export async function refreshScrapeGauges(sources: ScrapeSources): Promise<void> {
-  if (sources.store) {
-    const incidents = await sources.store.list({ limit: SCRAPE_INCIDENT_LIMIT, timeline: false });
-    const counts = new Map<string, { state: string; cause: string; n: number }>();
-    for (const inc of incidents) {
-      const cause = inc.causes[0]?.code ?? '';
-      const key = `${inc.state}\u0000${cause}`;
-      const entry = counts.get(key) ?? { state: inc.state, cause, n: 0 };
-      entry.n += 1;
-      counts.set(key, entry);
-    }
+  if (sources.redis && sources.prefix !== undefined) {
     incidentsByState.reset();
-    for (const { state, cause, n } of counts.values()) incidentsByState.set({ state, cause }, n);
+    for (const { state, cause, n } of await countIncidents(sources.redis, sources.prefix)) incidentsByState.set({ state, cause }, n);
   }
   for (const queue of [sources.incidents, sources.notifications]) {
     if (!queue) continue;
@@ -61,5 +54,44 @@ export async function refreshScrapeGauges(sources: ScrapeSources): Promise<void>
   if (sources.notifications) {
     const c = await sources.notifications.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
     notificationsPending.set((c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0));
+  }
+}
+
+const BATCH = 1000;
+
+/**
+ * Incidents by state and first cause, read with pipelined HMGETs over the
+ * store's documented keys (P:incidents, P:incident:<id> fields state and
+ * causes) rather than one round trip per incident: a scrape stays cheap with
+ * thousands of incidents.
+ */
+export async function countIncidents(redis: Redis, prefix: string): Promise<{ state: string; cause: string; n: number }[]> {
+  const ids = await redis.zrevrange(`${prefix}:incidents`, 0, SCRAPE_INCIDENT_LIMIT - 1);
+  const counts = new Map<string, { state: string; cause: string; n: number }>();
+  for (let i = 0; i < ids.length; i += BATCH) {
+    const pipe = redis.pipeline();
+    for (const id of ids.slice(i, i + BATCH)) pipe.hmget(`${prefix}:incident:${id}`, 'state', 'causes');
+    for (const [err, value] of (await pipe.exec()) ?? []) {
+      if (err || !Array.isArray(value)) continue;
+      const [state, causes] = value as [string | null, string | null];
+      if (!state) continue;
+      const cause = firstCause(causes);
+      const key = `${state}\u0000${cause}`;
+      const entry = counts.get(key) ?? { state, cause, n: 0 };
+      entry.n += 1;
+      counts.set(key, entry);
+    }
+  }
+  return [...counts.values()];
+}
+
+function firstCause(json: string | null): string {
+  if (!json) return '';
+  try {
+    const list = JSON.parse(json) as unknown;
+    const first = Array.isArray(list) ? (list[0] as { code?: unknown } | undefined) : undefined;
+    return typeof first?.code === 'string' ? first.code : '';
+  } catch {
+    return 'unreadable';
   }
 }
