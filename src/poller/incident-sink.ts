@@ -24,7 +24,15 @@ export type SubmitOutcome =
   | 'already-open'
   | 'stale'
   | 'cooldown'
-  | 'lease-lost';
+  | 'lease-lost'
+  /** The VM's moref cannot make an incident/job id (logged; nothing written). */
+  | 'invalid';
+
+/**
+ * VM morefs usable in an incident id that is also a BullMQ job id (which
+ * refuses ":"); vCenter's own are like "vm-42".
+ */
+const USABLE_MOREF = /^[A-Za-z0-9_-]{1,80}$/;
 
 export interface SubmitRequest {
   vm: { moref: string; name: string };
@@ -66,6 +74,10 @@ export class IncidentSink {
     const { store, vcenter } = this.#o;
     const vm = { moref: req.vm.moref, name: req.vm.name.slice(0, 255) };
     const signal: Signal = { ...req.signal, detail: req.signal.detail.slice(0, 500) };
+    if (!USABLE_MOREF.test(vm.moref)) {
+      this.#o.logger.error({ vcenter, vm: vm.moref.slice(0, 100) }, 'VM moref cannot be used in an incident id (letters, digits, "-" and "_" only, at most 80); signal dropped');
+      return { outcome: 'invalid' };
+    }
     if (!(await req.stillLeased())) return { outcome: 'lease-lost' };
 
     const open = await store.findOpen(vcenter, vm.moref);

@@ -326,13 +326,22 @@ export class WatchSession {
   }
 
   async #submit(vm: VmStateSummary, signal: Signal, mode: SignalMode, lockTime: Date): Promise<SubmitOutcome> {
-    const { outcome, id } = await this.#d.sink.submit({
-      vm: { moref: vm.moref.value, name: vm.name || vm.moref.value },
-      signal,
-      mode,
-      lockTime,
-      stillLeased: this.#d.stillLeased,
-    });
+    let result: { outcome: SubmitOutcome; id?: string };
+    try {
+      result = await this.#d.sink.submit({
+        vm: { moref: vm.moref.value, name: vm.name || vm.moref.value },
+        signal,
+        mode,
+        lockTime,
+        stillLeased: this.#d.stillLeased,
+      });
+    } catch (err) {
+      // A job that can never be valid must not stop the vCenter's polling; Redis errors must.
+      if (!(err instanceof PayloadError)) throw err;
+      this.#log.error({ vm: vm.moref.value, err: errorMessage(err) }, 'signal dropped: it cannot make a valid incident job');
+      result = { outcome: 'invalid' };
+    }
+    const { outcome, id } = result;
     this.counters.outcomes[outcome] = (this.counters.outcomes[outcome] ?? 0) + 1;
     if (outcome === 'lease-lost') this.#cycle.abort(new Error('lease lost'));
     else if (outcome !== 'already-open') this.#log.debug({ vm: vm.moref.value, incidentId: id, outcome, signal: signal.kind, mode }, 'signal');

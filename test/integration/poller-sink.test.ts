@@ -117,3 +117,15 @@ describe('incident sink', () => {
     expect(await queue.count()).toBe(0);
   });
 });
+
+describe('incident sink, bad input', () => {
+  it('drops a signal whose VM moref cannot make an incident/job id, without throwing', async () => {
+    const { sink, store, queue } = setup();
+    for (const moref of ['vm:1', '', 'x'.repeat(81), 'vm 1']) {
+      const r = await sink.submit({ vm: { moref, name: 'x' }, signal: signal(), mode: 'edge', lockTime: new Date(), stillLeased: leased });
+      expect(r.outcome).toBe('invalid');
+    }
+    expect(await store.list()).toEqual([]);
+    expect(await queue.count()).toBe(0);
+  });
+});
