@@ -8,6 +8,7 @@ import type { IncidentStore } from '../incidents/store.ts';
 import type { Logger } from '../log.ts';
 import { incidentsClosed, timeToResolve } from '../ops/metrics.ts';
 import type { VsphereApi } from '../vsphere/api.ts';
+import { MethodNotFound, NotSupported } from '../vsphere/faults.ts';
 import { ActionFailedError, executeAction, LostVmLockError } from './execute.ts';
 import type { FactGatherer } from './gather.ts';
 import { humanActionFor } from './human-action.ts';
@@ -309,7 +310,11 @@ async function act(ctx: IncidentContext, progress: Progress, save: () => Promise
       await ctx.note('action', `${a.kind} on ${a.target}: failed (${err.message})`, { index: i, id: a.id });
       await ctx.emit('action-failed', `${a.kind} on ${job.vm.name} failed: ${err.message}`, `a${i}`);
       if (a.kind === 'acknowledgeAlarm') continue; // cosmetic: the VM is fixed anyway
-      return ctx.close('escalated', `${a.kind} failed: ${err.message}`, `Check VM ${job.vm.name} in vSphere Client (${a.kind} failed: ${err.message}), fix the cause, then run \`vmlock unlock ${job.vm.name}\``);
+      const noUnlockMethod = a.kind === 'cryptoUnlock' && (err.cause instanceof MethodNotFound || err.cause instanceof NotSupported);
+      const human = noUnlockMethod
+        ? `vCenter ${job.vcenter} has no CryptoUnlock_Task (before 6.7): set policy.reloadFallback: true (reload from the VM's own path), or reload VM ${job.vm.name} from its configuration path in vSphere (vSphere admin), then run \`vmlock unlock ${job.vm.name}\``
+        : `Check VM ${job.vm.name} in vSphere Client (${a.kind} failed: ${err.message}), fix the cause, then run \`vmlock unlock ${job.vm.name}\``;
+      return ctx.close('escalated', `${a.kind} failed: ${err.message}`, human);
     }
   }
   return undefined;

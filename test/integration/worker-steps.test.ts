@@ -121,6 +121,29 @@ describe('worker steps', () => {
     expect((await w.control.stats()).calls.CryptoUnlock_Task).toBe(1);
   });
 
+  it('on vCenter 6.5 (no CryptoUnlock_Task) reloads the VM from its own path when policy.reloadFallback allows', async () => {
+    w = await workerWorld('w65', { scenario: 'mixed', apiVersion: '6.5' });
+    const vm = await vmNamed(w, 'host-rebooted');
+    const path = (await w.control.vm(vm.moref)).disks[0]!.fileName.replace(/\/[^/]*$/, '');
+    worker = await startWorker({ config: w.config({ policy: { reloadFallback: true } }), logger: silent, tuning });
+    const [inc] = await w.waitClosed([await w.enqueue(vm)], 30_000);
+    expect(inc!.state).toBe('resolved');
+    expect(inc!.actions[0]).toMatchObject({ kind: 'cryptoUnlock', state: 'succeeded' });
+    expect(inc!.timeline.some((t) => t.message.includes('reloadVirtualMachineFromPath_Task on ' + path))).toBe(true);
+    expect((await w.control.stats()).tasksStarted[vm.moref]).toEqual({ reloadVirtualMachineFromPath_Task: 1 });
+  });
+
+  it('on vCenter 6.5 without reloadFallback escalates, naming the missing method', async () => {
+    w = await workerWorld('w65n', { scenario: 'mixed', apiVersion: '6.5' });
+    const vm = await vmNamed(w, 'host-rebooted');
+    worker = await startWorker({ config: w.config(), logger: silent, tuning });
+    const [inc] = await w.waitClosed([await w.enqueue(vm)], 30_000);
+    expect(inc!.state).toBe('escalated');
+    expect(inc!.actions[0]!.error).toMatch(/MethodNotFound|CryptoUnlock/);
+    expect(inc!.humanAction).toContain('policy.reloadFallback');
+    expect((await w.control.stats()).tasksStarted[vm.moref]).toBeUndefined();
+  });
+
   it('never runs more than maxConcurrentTasksPerVcenter tasks at once across two workers', async () => {
     w = await workerWorld('wsem', { scenario: 'storm', vms: 60, taskDurationsMs: { CryptoUnlock_Task: 150 } });
     const locked = (await w.control.vms()).filter((v) => v.cryptoState === 'locked');
