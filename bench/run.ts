@@ -90,6 +90,8 @@ function resultsJson(r: PhaseResults, o: BenchOptions, checks: Check[], errors: 
       callsPerIncident: nul(s?.callsPerIncident),
       peakConcurrentTasks: nul(s?.peakConcurrentTasks),
       incidents: nul(s?.incidents),
+      breakdown: s?.breakdown ?? null,
+      cpuSeconds: s?.cpuSeconds ?? null,
       outcomes: s?.outcomes ?? {},
       callsByMethod: s?.callsByMethod ?? {},
       notifications: s?.notifications ?? {},

@@ -17,6 +17,8 @@ export interface Child {
   /** Resolves with the exit code (or signal name) once the process has exited. */
   readonly exited: Promise<number | string>;
   readonly hasExited: () => boolean;
+  /** 'running', the exit code, or the signal that ended it. */
+  readonly status: () => number | string;
 }
 
 export interface StartOptions {
@@ -56,17 +58,20 @@ export class ChildSet {
     }
     if (proc.pid === undefined) throw new Error(`could not start ${opts.name} (${opts.command})`);
     let done = false;
+    let status: number | string = 'running';
     const exited = new Promise<number | string>((resolve) => {
       proc.once('exit', (code, signal) => {
         done = true;
-        resolve(code ?? signal ?? 'unknown');
+        status = code ?? signal ?? 'unknown';
+        resolve(status);
       });
       proc.once('error', () => {
         done = true;
-        resolve('spawn error');
+        status = 'spawn error';
+        resolve(status);
       });
     });
-    const child: Child = { name: opts.name, pid: proc.pid, logFile, proc, exited, hasExited: () => done };
+    const child: Child = { name: opts.name, pid: proc.pid, logFile, proc, exited, hasExited: () => done, status: () => status };
     this.#children.push(child);
     return child;
   }
@@ -74,7 +79,7 @@ export class ChildSet {
   /** Throws naming the first child that has exited (a crashed component), with the end of its log. */
   assertAlive(): void {
     for (const c of this.#children) {
-      if (c.hasExited()) throw new Error(`${c.name} (pid ${c.pid}) exited early; last log lines:\n${tail(c.logFile, 15)}`);
+      if (c.hasExited()) throw new Error(`${c.name} (pid ${c.pid}) exited early (${c.status()}); log ${c.logFile}, last lines:\n${tail(c.logFile, 15) || '    (empty)'}`);
     }
   }
 

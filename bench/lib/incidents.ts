@@ -38,6 +38,16 @@ export class IncidentWatch {
     return job ? job.timestamp : undefined;
   }
 
+  /**
+   * Latest add, start and finish times (ms) over the finished incident jobs,
+   * to tell where a slow storm spent its time (detection or remediation).
+   */
+  async jobTimes(limit: number): Promise<{ jobs: number; lastAdded: number; lastStarted: number; lastFinished: number }> {
+    const jobs = await this.#queue.getJobs(['completed', 'failed'], 0, limit - 1);
+    const max = (f: (j: (typeof jobs)[number]) => number | undefined): number => Math.max(...jobs.map((j) => f(j) ?? Number.NaN).filter(Number.isFinite));
+    return { jobs: jobs.length, lastAdded: max((j) => j.timestamp), lastStarted: max((j) => j.processedOn), lastFinished: max((j) => j.finishedOn) };
+  }
+
   /** Incidents still open (one key per open incident). */
   async openCount(): Promise<number> {
     let cursor = '0';

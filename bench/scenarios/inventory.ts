@@ -153,7 +153,7 @@ export async function runInventory(env: PhaseEnv): Promise<InventoryResult> {
         callsByMethod: idleStats.calls,
       },
       memory,
-      notifications: { ...sink.byRoutingKey },
+      notifications: { ...(sink?.byRoutingKey ?? {}) },
     };
   } finally {
     await children.stopAll();

@@ -4,6 +4,7 @@ import { NotificationSink } from '../lib/notification-sink.ts';
 import { canary, quiesce, type PhaseEnv } from '../lib/phase.ts';
 import { SimControl } from '../../src/simulator/control-client.ts';
 import { startSimulatorProcess } from '../lib/simulator.ts';
+import { cpuSeconds } from '../lib/procfs.ts';
 import { ratio, round, stormLowerBoundMs } from '../lib/stats.ts';
 import { writeVmlockConfig } from '../lib/vmlock-config.ts';
 import { startVmlock, startWorkers } from '../lib/vmlock-processes.ts';
@@ -25,6 +26,10 @@ export interface StormResult {
   incidents: number;
   outcomes: Record<string, number>;
   callsByMethod: Record<string, number>;
+  /** CPU seconds used from the reboot to the last unlock, by part (poller, workers, notifier, simulator). */
+  cpuSeconds: Record<string, number>;
+  /** Seconds from the reboot to the last incident job added, started and finished (where the time went). */
+  breakdown: { lastJobAddedSeconds: number; lastJobStartedSeconds: number; lastJobFinishedSeconds: number };
   /** Notifications received by a consumer bound to the exchange (canary included), by routing key. */
   notifications: Record<string, number>;
 }
@@ -64,9 +69,12 @@ export async function runStorm(env: PhaseEnv): Promise<StormResult> {
     });
     const ctx = { children, repoRoot: env.repoRoot, configFile, simPassword: sim.password, phase: 'storm' };
     env.log(`storm: starting poller, ${o.workers} workers and notifier`);
-    startVmlock(ctx, 'poller');
-    startWorkers(ctx, o.workers);
-    startVmlock(ctx, 'notifier');
+    const poller = startVmlock(ctx, 'poller');
+    const workers = startWorkers(ctx, o.workers);
+    const notifier = startVmlock(ctx, 'notifier');
+    // CPU seconds each part uses during the storm: shows whether a slow storm was CPU-bound.
+    const groups = { poller: [poller], workers, notifier: [notifier], simulator: [sim.child] };
+    const cpuOf = (): Record<string, number> => Object.fromEntries(Object.entries(groups).map(([k, cs]) => [k, cs.reduce((n, c) => n + cpuSeconds(c.pid), 0)]));
 
     const vms = await api.vms();
     const first = vms[0];
@@ -78,6 +86,7 @@ export async function runStorm(env: PhaseEnv): Promise<StormResult> {
     const hosts = [...new Set(vms.map((v) => v.host))];
     await api.resetStats();
     env.log(`storm: rebooting ${hosts.length} host(s)`);
+    const cpu0 = cpuOf();
     const t0 = Date.now();
     const reboots = await Promise.all(hosts.map((h) => api.rebootHost(h)));
     const lockedByReboot = reboots.reduce((n, r) => n + r.locked.length, 0);
@@ -108,10 +117,15 @@ export async function runStorm(env: PhaseEnv): Promise<StormResult> {
       },
     );
     const elapsedMs = tEnd - t0;
+    const cpu1 = cpuOf();
+    const cpuSecondsUsed = Object.fromEntries(Object.keys(cpu1).map((k) => [k, round((cpu1[k] ?? 0) - (cpu0[k] ?? 0), 2)]));
     env.log(`storm: ${maxLocked} VMs unlocked in ${(elapsedMs / 1000).toFixed(2)} s; waiting for the incidents to close`);
     await quiesce(watch, children, 'the storm incidents to close', 120_000);
     const stats = await api.stats();
     const incidents = (await watch.incidentCount()) - canaryIncidents;
+    const jobs = await watch.jobTimes(incidents + canaryIncidents + 10);
+    // Notifications trail the incidents a little; wait for the resolved ones (not a figure, so not fatal).
+    await waitUntil(() => (sink?.byRoutingKey['incident.resolved'] ?? 0) >= incidents + canaryIncidents, { what: 'notifications', timeoutMs: 15_000, intervalMs: 200 }).catch(() => undefined);
     const boundMs = stormLowerBoundMs(maxLocked, o.taskConcurrency, o.unlockTaskMs);
     return {
       vms: maxLocked,
@@ -121,9 +135,15 @@ export async function runStorm(env: PhaseEnv): Promise<StormResult> {
       callsPerIncident: round(incidents > 0 ? stats.callsTotal / incidents : Number.NaN, 2),
       peakConcurrentTasks: stats.peakConcurrentTasks,
       incidents,
+      cpuSeconds: cpuSecondsUsed,
+      breakdown: {
+        lastJobAddedSeconds: round((jobs.lastAdded - t0) / 1000),
+        lastJobStartedSeconds: round((jobs.lastStarted - t0) / 1000),
+        lastJobFinishedSeconds: round((jobs.lastFinished - t0) / 1000),
+      },
       outcomes: await watch.outcomes(incidents + canaryIncidents + 10),
       callsByMethod: stats.calls,
-      notifications: { ...sink.byRoutingKey },
+      notifications: { ...(sink?.byRoutingKey ?? {}) },
     };
   } finally {
     await children.stopAll();
