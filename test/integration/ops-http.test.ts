@@ -5,7 +5,10 @@ import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log.ts';
 import { HealthRegistry } from '../../src/ops/health.ts';
 import { startHttpServer, type HttpServer } from '../../src/ops/http.ts';
-import { bearerFrom, tokenMatches } from '../../src/ops/auth.ts';
+import { bearerFrom, resolveHttpToken, tokenMatches } from '../../src/ops/auth.ts';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { portFor } from '../../src/ops/ports.ts';
 import { soapCalls } from '../../src/ops/metrics.ts';
 import { IncidentStore } from '../../src/incidents/store.ts';
@@ -207,6 +210,19 @@ describe('token and port helpers', () => {
     expect(tokenMatches('abcd', 'abc')).toBe(false);
     expect(tokenMatches('', 'abc')).toBe(false);
     expect(tokenMatches(undefined, 'abc')).toBe(false);
+  });
+
+  it('reads the token from tokenFile and names the key when the file is missing or empty', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vmlock-token-'));
+    const file = join(dir, 'token');
+    writeFileSync(file, 'from-file-token\n');
+    const base = { host: '127.0.0.1', port: 0, enabled: true };
+    expect(resolveHttpToken({ ...base, tokenFile: file })).toBe('from-file-token');
+    expect(resolveHttpToken({ ...base, token: 'inline', tokenFile: file })).toBe('inline');
+    expect(resolveHttpToken(base)).toBeUndefined();
+    expect(() => resolveHttpToken({ ...base, tokenFile: join(dir, 'nope') })).toThrow(/http\.tokenFile: cannot read: ENOENT/);
+    writeFileSync(file, '  \n');
+    expect(() => resolveHttpToken({ ...base, tokenFile: file })).toThrow(/http\.tokenFile: the file is empty/);
   });
 
   it('offsets ports by process kind and keeps 0 as any free port', () => {
