@@ -10,15 +10,20 @@ import { esc, moref, ser, type XVal } from './xml.ts';
 
 /** The inventory pseudo-id touched when objects appear or disappear. */
 export const INVENTORY_CHANGED = '*inventory*';
-/** Where a filter's reported values keep the object's type (not a property path). */
-const TYPE_KEY = '#type';
+
+/** What a filter last reported for one object: its type and the printed value of each path ('' = unset). */
+interface Reported {
+  type: string;
+  vals: string[];
+}
 
 export class Filter {
   /** Objects the spec selects now. */
   selected = new Set<string>();
   through = new Set<string>();
-  /** Serialised value last reported, per object and path ('' = unset). */
-  readonly reported = new Map<string, Map<string, string>>();
+  readonly reported = new Map<string, Reported>();
+  /** The spec's paths per object type (fixed for the filter's life). */
+  readonly pathsByType = new Map<string, string[]>();
   readonly dirty = new Set<string>();
   membershipDirty = true;
   constructor(
@@ -85,7 +90,6 @@ export class Collector {
 
   addFilter(f: Filter): void {
     this.filters.set(f.id, f);
-    this.noteChange([]);
     if (this.waiter) setImmediate(() => this.tryAnswer());
   }
 
@@ -183,26 +187,33 @@ export class Collector {
       if (!before) return undefined;
       f.reported.delete(id);
       // The object may be gone from the registry: use the type it was reported with.
-      return `<objectSet><kind>leave</kind>${moref('obj', { type: type ?? before.get(TYPE_KEY) ?? 'ManagedEntity', value: id })}</objectSet>`;
+      return `<objectSet><kind>leave</kind>${moref('obj', { type: type ?? before.type, value: id })}</objectSet>`;
     }
-    const now = new Map<string, string>([[TYPE_KEY, type]]);
+    let paths = f.pathsByType.get(type);
+    if (!paths) {
+      paths = pathsFor(f.spec, type, this.access);
+      f.pathsByType.set(type, paths);
+    }
+    const vals: string[] = new Array<string>(paths.length);
     let changes = '';
     let missing = '';
-    for (const path of pathsFor(f.spec, type, this.access)) {
+    for (let i = 0; i < paths.length; i++) {
+      const path = paths[i] as string;
       let val: XVal | undefined;
       try {
         val = this.access.get(id, path);
       } catch (err) {
         const fault = err as SimFault;
+        vals[i] = '';
         missing += `<missingSet><path>${esc(path)}</path><fault><fault xsi:type="${fault.type}"></fault><localizedMessage>${esc(fault.message)}</localizedMessage></fault></missingSet>`;
         continue;
       }
       const text = val === undefined ? '' : ser('val', val, true);
-      now.set(path, text);
-      if (before && before.get(path) === text) continue;
+      vals[i] = text;
+      if (before && before.vals[i] === text) continue;
       changes += `<changeSet><name>${esc(path)}</name><op>assign</op>${text}</changeSet>`;
     }
-    f.reported.set(id, now);
+    f.reported.set(id, { type, vals });
     if (before && !changes && !missing) return undefined;
     return `<objectSet><kind>${before ? 'modify' : 'enter'}</kind>${moref('obj', { type, value: id })}${changes}${missing}</objectSet>`;
   }

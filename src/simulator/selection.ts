@@ -88,6 +88,12 @@ export function parseFilterSpec(node: Node | undefined, where = 'spec'): FilterS
   return { propSet, objectSet, reportMissing: boolOf(node, 'reportMissingObjectsInResults', `${where}.reportMissingObjectsInResults`) ?? false };
 }
 
+/** The objects a RetrievePropertiesEx returns, in order, each with the spec that selected it. */
+export interface RetrieveSelection {
+  specs: FilterSpecIn[];
+  items: { spec: number; id: string }[];
+}
+
 export interface Selected {
   ids: string[];
   missing: MoRef[];

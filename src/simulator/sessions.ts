@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { Collector } from './collector.ts';
 import type { EventFilterSpec } from './events.ts';
-import type { ObjectAccess } from './selection.ts';
+import type { ObjectAccess, RetrieveSelection } from './selection.ts';
 
 export interface ContainerViewState {
   id: string;
@@ -31,7 +31,8 @@ export class Session {
   readonly views = new Map<string, ContainerViewState>();
   readonly collectors = new Map<string, Collector>();
   readonly eventCollectors = new Map<string, EventCollectorState>();
-  readonly tokens = new Map<string, { collector: string; pages: string[] }>();
+  /** RetrievePropertiesEx continuation tokens: the selection and where the next page starts. */
+  readonly tokens = new Map<string, { collector: string; selection: RetrieveSelection; offset: number; pageSize: number }>();
   lastActive = Date.now();
   callCount = 0;
   readonly loginTime = Date.now();

@@ -3,35 +3,49 @@ import { randomUUID } from 'node:crypto';
 import { Collector, Filter } from '../collector.ts';
 import { faults } from '../fault.ts';
 import { asArray, boolOf, childText, intOf, moRefOf, requireText, type Node } from '../request.ts';
-import { parseFilterSpec, pathsFor, selectObjects, type FilterSpecIn } from '../selection.ts';
+import { parseFilterSpec, pathsFor, selectObjects, type FilterSpecIn, type RetrieveSelection as Selection } from '../selection.ts';
 import { esc, moref, ser } from '../xml.ts';
 import type { ObjectRegistry } from '../objects.ts';
 import { sessionOf, type MethodCall, type MethodDef } from './types.ts';
 
-/** ObjectContent elements for every object a spec selects. */
-function retrieveContents(specs: FilterSpecIn[], objects: ObjectRegistry): string[] {
-  const out: string[] = [];
-  for (const spec of specs) {
-    // Fail on a bad property path even when nothing is selected (as vCenter does).
-    const sel = selectObjects(spec, objects);
-    for (const id of sel.ids) {
+
+function selectAll(specs: FilterSpecIn[], objects: ObjectRegistry): Selection {
+  const items: Selection['items'] = [];
+  specs.forEach((spec, i) => {
+    for (const id of selectObjects(spec, objects).ids) {
       const type = objects.typeOf(id) as string;
-      const paths = pathsFor(spec, type, objects);
-      if (paths.length === 0 && !spec.propSet.some((p) => objects.isA(type, p.type))) continue;
-      let s = `<obj type="${esc(type)}">${esc(id)}</obj>`;
-      for (const path of paths) {
-        const val = objects.get(id, path);
-        if (val !== undefined) s += `<propSet><name>${esc(path)}</name>${ser('val', val, true)}</propSet>`;
-      }
-      out.push(s);
+      // Only objects some PropertySpec asks about are returned.
+      if (spec.propSet.some((p) => objects.isA(type, p.type))) items.push({ spec: i, id });
     }
+  });
+  return { specs, items };
+}
+
+/** One ObjectContent (without the <objects> wrapper); objects are printed only when their page is asked for. */
+function render(sel: Selection, item: Selection['items'][number], objects: ObjectRegistry): string {
+  const type = objects.typeOf(item.id);
+  if (!type) return '';
+  let s = `<obj type="${esc(type)}">${esc(item.id)}</obj>`;
+  for (const path of pathsFor(sel.specs[item.spec] as FilterSpecIn, type, objects)) {
+    const val = objects.get(item.id, path);
+    if (val !== undefined) s += `<propSet><name>${esc(path)}</name>${ser('val', val, true)}</propSet>`;
   }
-  return out;
+  return s;
+}
+
+function renderPage(sel: Selection, from: number, to: number, objects: ObjectRegistry): string {
+  const parts: string[] = [];
+  for (let i = from; i < to && i < sel.items.length; i++) {
+    const o = render(sel, sel.items[i] as Selection['items'][number], objects);
+    if (o) parts.push('<objects>', o, '</objects>');
+  }
+  return parts.join('');
 }
 
 function parseSpecs(c: MethodCall): FilterSpecIn[] {
   const specs = asArray(c.args.specSet).map((s, i) => parseFilterSpec(s as Node, `specSet[${i}]`));
   if (specs.length === 0) throw faults.invalidArgument('specSet is required', 'specSet');
+  for (const spec of specs) for (const ps of spec.propSet) if (!ps.all) for (const p of ps.pathSet) validatePath(c.objects, ps.type, p);
   return specs;
 }
 
@@ -41,19 +55,17 @@ function collectorOf(c: MethodCall): Collector {
   return col;
 }
 
-function page(c: MethodCall, contents: string[], maxObjects: number | undefined): string {
-  if (contents.length === 0) return '';
-  const n = maxObjects && maxObjects > 0 ? maxObjects : contents.length;
-  const first = contents.slice(0, n);
+/** A RetrieveResult with the first page; the rest waits behind a one-use token. */
+function firstPage(c: MethodCall, sel: Selection, maxObjects: number | undefined): string {
+  if (sel.items.length === 0) return '';
+  const n = maxObjects && maxObjects > 0 ? maxObjects : sel.items.length;
   let token = '';
-  if (contents.length > n) {
-    const pages: string[] = [];
-    for (let i = n; i < contents.length; i += n) pages.push(contents.slice(i, i + n).map((o) => `<objects>${o}</objects>`).join(''));
+  if (sel.items.length > n) {
     const t = randomUUID();
-    sessionOf(c).tokens.set(t, { collector: c.thisRef.value, pages });
+    sessionOf(c).tokens.set(t, { collector: c.thisRef.value, selection: sel, offset: n, pageSize: n });
     token = `<token>${t}</token>`;
   }
-  return `<returnval>${token}${first.map((o) => `<objects>${o}</objects>`).join('')}</returnval>`;
+  return `<returnval>${token}${renderPage(sel, 0, n, c.objects)}</returnval>`;
 }
 
 export const propertyMethods: Record<string, MethodDef> = {
@@ -102,8 +114,7 @@ export const propertyMethods: Record<string, MethodDef> = {
       const spec = parseFilterSpec(c.args.spec as Node | undefined, 'spec');
       const partial = boolOf(c.args, 'partialUpdates') ?? false;
       // Validate objects and paths now, as vCenter does.
-      const sel = selectObjects(spec, c.objects);
-      for (const id of sel.ids.slice(0, 1)) for (const p of pathsFor(spec, c.objects.typeOf(id) as string, c.objects)) c.objects.get(id, p);
+      selectObjects(spec, c.objects);
       for (const ps of spec.propSet) if (!ps.all) for (const p of ps.pathSet) validatePath(c.objects, ps.type, p);
       const col = collectorOf(c);
       const id = sessionOf(c).newId();
@@ -126,16 +137,15 @@ export const propertyMethods: Record<string, MethodDef> = {
       const options = c.args.options as Node | undefined;
       const maxObjects = intOf(typeof options === 'object' ? options : undefined, 'maxObjects', 'options.maxObjects');
       if (maxObjects !== undefined && maxObjects < 0) throw faults.invalidArgument('options.maxObjects must not be negative', 'options.maxObjects');
-      return page(c, retrieveContents(specs, c.objects), maxObjects);
+      return firstPage(c, selectAll(specs, c.objects), maxObjects);
     },
   },
   RetrieveProperties: {
     on: ['PropertyCollector'],
     handler: (c) => {
       collectorOf(c);
-      return retrieveContents(parseSpecs(c), c.objects)
-        .map((o) => `<returnval>${o}</returnval>`)
-        .join('');
+      const sel = selectAll(parseSpecs(c), c.objects);
+      return sel.items.map((item) => `<returnval>${render(sel, item, c.objects)}</returnval>`).join('');
     },
   },
   ContinueRetrievePropertiesEx: {
@@ -145,15 +155,16 @@ export const propertyMethods: Record<string, MethodDef> = {
       const s = sessionOf(c);
       const t = s.tokens.get(token);
       if (!t || t.collector !== c.thisRef.value) throw faults.invalidArgument(`Unknown or used token "${token}"`, 'token');
-      const next = t.pages.shift() as string;
       s.tokens.delete(token);
+      const from = t.offset;
+      const to = from + t.pageSize;
       let tokenXml = '';
-      if (t.pages.length > 0) {
+      if (to < t.selection.items.length) {
         const nt = randomUUID();
-        s.tokens.set(nt, t);
+        s.tokens.set(nt, { ...t, offset: to });
         tokenXml = `<token>${nt}</token>`;
       }
-      return `<returnval>${tokenXml}${next}</returnval>`;
+      return `<returnval>${tokenXml}${renderPage(t.selection, from, to, c.objects)}</returnval>`;
     },
   },
   CancelRetrievePropertiesEx: {
