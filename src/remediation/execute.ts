@@ -141,7 +141,7 @@ async function reload(deps: ExecuteDeps, moref: string, a: PlannedAction, progre
 /** How recent a read may be reused before a step (the diagnosis or the previous verification just read it). */
 const REUSE_READ_MS = 5_000;
 
-async function readExisting(deps: ExecuteDeps, moref: string, a: PlannedAction, opts: { maxAgeMs?: number } = {}): Promise<VmCryptoSnapshot> {
+async function readExisting(deps: ExecuteDeps, moref: string, a: PlannedAction, opts: { maxAgeMs?: number; verify?: boolean } = {}): Promise<VmCryptoSnapshot> {
   const vm = await deps.gatherer.readVm(moref, opts);
   if (!vm) throw new ActionFailedError(a, `VM ${moref} no longer exists`);
   return vm;
@@ -224,7 +224,7 @@ async function runTask(
 
 async function verifyState(deps: ExecuteDeps, moref: string, a: PlannedAction, ok: (vm: VmCryptoSnapshot) => boolean, problem: string): Promise<void> {
   for (let i = 0; i < deps.verify.attempts; i++) {
-    const vm = await readExisting(deps, moref, a);
+    const vm = await readExisting(deps, moref, a, { verify: true });
     if (ok(vm)) return;
     if (i < deps.verify.attempts - 1) await sleep(deps.verify.delayMs);
   }

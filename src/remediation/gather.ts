@@ -23,6 +23,8 @@ export const POWER_ON_FAILED_IDS = ['VmFailedToPowerOnEvent', 'vim.event.VmFaile
 export interface GatherOptions {
   /** How long concurrent requests wait to share one call (default 10 ms; while a call is in flight the next batch collects). */
   batchWindowMs?: number;
+  /** Batch window of verification reads after a task (default 100 ms). */
+  verifyWindowMs?: number;
   /** How long KMS health, privileges, host state and key statuses are reused. */
   factTtlMs?: number;
   /** How long the recent crypto events (one read for all VMs) are reused. */
@@ -44,6 +46,7 @@ export class FactGatherer {
   readonly #api: VsphereApi;
   readonly #log: Logger;
   readonly #snapshots: BatchLoader<string, VmCryptoSnapshot | null>;
+  readonly #verifyReads: BatchLoader<string, VmCryptoSnapshot | null>;
   readonly #keyStatus: BatchLoader<CryptoKeyId, CryptoKeyStatus | undefined>;
   readonly #hosts: BatchLoader<string, HostCryptoInfo | null>;
   readonly #privileges: BatchLoader<string, boolean | undefined>;
@@ -69,6 +72,15 @@ export class FactGatherer {
       },
       (id) => id,
       { windowMs, maxBatch: 200, missing: () => null },
+    );
+    // Verification reads follow tasks that end one by one: a longer window lets them share calls.
+    this.#verifyReads = new BatchLoader(
+      async (ids) => {
+        const m = await api.getVmCryptoSnapshots(ids.map(vmRef));
+        return new Map([...ids].map((id) => [id, m.get(id) ?? null]));
+      },
+      (id) => id,
+      { windowMs: opts.verifyWindowMs ?? 100, maxBatch: 200, missing: () => null },
     );
     this.#keyStatus = new BatchLoader(
       async (keys) => {
@@ -112,14 +124,15 @@ export class FactGatherer {
 
   /**
    * One VM's snapshot, batched with concurrent reads. Fresh by default (for
-   * verification after an action); with maxAgeMs, this process's last read is
+   * verification after an action: `verify` batches with a longer window, since
+   * the task's semaphore slot is already free then); with maxAgeMs, this process's last read is
    * reused when it is that recent and nothing was changed since (forgetVm).
    */
-  async readVm(moref: string, opts: { maxAgeMs?: number } = {}): Promise<VmCryptoSnapshot | null> {
+  async readVm(moref: string, opts: { maxAgeMs?: number; verify?: boolean } = {}): Promise<VmCryptoSnapshot | null> {
     const last = this.#lastRead.get(moref);
     if (opts.maxAgeMs !== undefined && last && Date.now() - last.at <= opts.maxAgeMs) return last.snapshot;
     const at = Date.now();
-    const snapshot = await this.#snapshots.get(moref);
+    const snapshot = await (opts.verify ? this.#verifyReads : this.#snapshots).get(moref);
     this.#lastRead.set(moref, { at, snapshot });
     if (this.#lastRead.size > 10_000) this.#lastRead.delete(this.#lastRead.keys().next().value as string);
     return snapshot;
