@@ -115,6 +115,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     void reply.code(status).send({ error: status >= 500 ? `internal error: ${errorMessage(err)}` : errorMessage(err) });
   });
 
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}`, code: 'VMLOCK_ERR_NOT_FOUND' });
+  });
+
   app.get('/healthz', async () => ({ ok: true, kind, pid: process.pid, uptimeSeconds: Math.round(process.uptime()) }));
 
   app.get('/readyz', async (_req, reply) => {

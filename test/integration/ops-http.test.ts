@@ -197,6 +197,7 @@ describe('ops HTTP server with a bearer token', () => {
   it('has no Redis-backed routes in a process without Redis', async () => {
     const res = await fetch(`${server.url}/api/incidents`, { headers: { authorization: `Bearer ${token}` } });
     expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: 'no route GET /api/incidents', code: 'VMLOCK_ERR_NOT_FOUND' });
   });
 });
 
