@@ -53,19 +53,24 @@ export async function startPoller(opts: PollerOptions): Promise<RunningPoller> {
   const logger = opts.logger.child({ replica: replicaId });
   const health = opts.health ?? processHealth;
   const prefix = config.redis.prefix;
-  const redis = new Redis(config.redis.url, { lazyConnect: true, maxRetriesPerRequest: 3 });
-  redis.on('error', (err) => logger.debug({ err: errorMessage(err) }, 'redis connection error'));
-  try {
-    await redis.connect();
-  } catch (err) {
-    redis.disconnect();
-    throw new Error(`poller: cannot reach Redis at ${redactRedisUrl(config.redis.url)}: ${errorMessage(err)}`);
-  }
+  // Redis down at start or later is not fatal: ioredis reconnects, commands
+  // fail after a few attempts, and the lease loop logs and retries.
+  const redis = new Redis(config.redis.url, { maxRetriesPerRequest: 3 });
+  let redisDown = false;
+  redis.on('error', (err) => {
+    if (!redisDown) logger.warn({ redis: redactRedisUrl(config.redis.url), err: errorMessage(err) }, 'Redis unreachable; retrying');
+    redisDown = true;
+  });
+  redis.on('ready', () => {
+    if (redisDown) logger.info('Redis reachable again');
+    redisDown = false;
+  });
   // A connection of its own: BullMQ does not close a connection it was given, so we keep the handle.
   const queueConnection = redis.duplicate({ maxRetriesPerRequest: null });
   queueConnection.on('error', (err) => logger.debug({ err: errorMessage(err) }, 'redis (queue) connection error'));
   const queue = new Queue(INCIDENTS_QUEUE, { connection: queueConnection, prefix });
-  queue.on('error', (err) => logger.warn({ err: errorMessage(err) }, 'incidents queue error'));
+  // Connection errors are already reported once above; BullMQ repeats them on every retry.
+  queue.on('error', (err) => logger.debug({ err: errorMessage(err) }, 'incidents queue error'));
   const store = new IncidentStore(redis, prefix);
   const checkpoints = new CheckpointStore(redis, prefix);
   const createClient = opts.createClient ?? defaultClientFactory;

@@ -80,16 +80,16 @@ export class VcenterLease {
    * lease would expire) or `stop` aborts (then undefined). Redis errors are
    * logged and retried.
    */
-  async acquire(stop: AbortSignal, onWaiting?: (why: string) => void): Promise<HeldLease | undefined> {
+  async acquire(stop: AbortSignal, onWaiting?: (why: string, healthy: boolean) => void): Promise<HeldLease | undefined> {
     while (!stop.aborted) {
       try {
         const { lease, retryInMs } = await this.tryAcquire();
         if (lease) return lease;
-        onWaiting?.('leased by another replica');
+        onWaiting?.('leased by another replica', true);
         await sleep(Math.max(20, Math.min(retryInMs, this.#o.ttlMs / 3)), stop);
       } catch (err) {
         this.#o.logger.warn({ vcenter: this.#o.vcenter, err: errorMessage(err) }, 'lease: Redis error while acquiring; retrying');
-        onWaiting?.(`Redis error: ${errorMessage(err)}`);
+        onWaiting?.(`Redis error: ${errorMessage(err)}`, false);
         await sleep(Math.min(1000, this.#o.ttlMs / 3), stop);
       }
     }

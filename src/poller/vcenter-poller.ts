@@ -111,7 +111,7 @@ export class VcenterPoller {
     const stop = this.#stop.signal;
     while (!stop.aborted) {
       this.#report(true, 'acquiring lease');
-      const lease = await this.#o.lease.acquire(stop, (why) => this.#report(true, `standby: ${why}`));
+      const lease = await this.#o.lease.acquire(stop, (why, healthy) => this.#report(healthy, `standby: ${why}`));
       if (!lease) break;
       this.#lease = lease;
       this.#log.info({ fencingToken: lease.fencingToken }, 'lease acquired: polling this vCenter');
