@@ -260,27 +260,23 @@ function addVm(w: World, spec: ScenarioVm, host: SimHost, folderId: string, data
   const dir = `[vsanDatastore] ${spec.name}`;
   const disks: SimDisk[] = spec.disks.map((d, i) => {
     const m = /^(scsi|sata|nvme|ide)(\d):(\d+)$/.exec(d.at) as RegExpExecArray;
-    const file = i === 0 ? `${dir}/${spec.name}.vmdk` : `${dir}/${spec.name}_${i}.vmdk`;
+    // A snapshot chain: the base file is the oldest link, deltas -000001... are newer; the disk shows the newest.
+    const base = i === 0 ? `${dir}/${spec.name}.vmdk` : `${dir}/${spec.name}_${i}.vmdk`;
+    const link = (k: number): string => (k === 0 ? base : base.replace(/\.vmdk$/, `-${String(k).padStart(6, '0')}.vmdk`));
+    const n = d.parents.length;
     return {
       key: 2000 + i,
       label: `Hard disk ${i + 1}`,
       controllerKey: controllerKey(m[1] as string, Number(m[2])),
       unitNumber: Number(m[3]),
-      fileName: file,
+      fileName: link(n),
       backingType: BACKINGS[d.backing],
       keyId: key(d.key),
-      parents: d.parents.map((p, j) => ({ fileName: `${dir}/${spec.name}_${i}-${String(j + 1).padStart(6, '0')}.vmdk`, keyId: key(p) })),
+      parents: d.parents.map((p, j) => ({ fileName: link(n - 1 - j), keyId: key(p) })),
       capacityKB: d.sizeGB * 1024 * 1024,
       uuid: keyUuid(seed, `disk-${spec.name}-${i}`),
     };
   });
-  // The top of a chain is the newest delta; parents are older files.
-  for (const d of disks) {
-    if (d.parents.length) {
-      const base = d.fileName;
-      d.fileName = base.replace(/\.vmdk$/, '-000099.vmdk');
-    }
-  }
   const bootOrder: BootEntry[] = spec.bootOrder.map((b) => {
     if (b === 'cdrom') return { kind: 'cdrom' };
     if (b === 'ethernet') return { kind: 'ethernet', deviceKey: 4000 };

@@ -268,3 +268,45 @@ describe('simulator --api-version 6.5', () => {
     }
   });
 });
+
+describe('simulator snapshot chains and boot options', () => {
+  it('prints backing.parent chains with their keys, and a missing parent key blocks power-on', async () => {
+    const sim = await startSimulator({
+      logger,
+      taskDurationsMs: { default: 10 },
+      scenario: {
+        name: 'chain',
+        kms: [{ id: 'kms-1', default: true }],
+        keys: { home: 'active', top: 'active', old: 'missing' },
+        hosts: [{ name: 'esx-1' }],
+        vms: [
+          {
+            name: 'snap',
+            host: 'esx-1',
+            powerState: 'poweredOff',
+            key: 'home',
+            disks: [{ at: 'nvme0:0', key: 'top', parents: ['old'], backing: 'sesparse' }],
+            bootOrder: ['cdrom', 'disk:0', 'ethernet'],
+            extraConfig: { 'bios.hddOrder': 'nvme0:0' },
+          },
+        ],
+      },
+    });
+    try {
+      const ctl = new SimControl(sim.controlUrl);
+      const vm = await ctl.vm('snap');
+      expect(vm.disks[0]).toMatchObject({ fileName: '[vsanDatastore] snap/snap-000001.vmdk', parentKeyIds: [{ providerId: 'kms-1' }] });
+      await ctl.removeHostKey(vm.host, 'old');
+      const p = new SoapProbe(sim.url);
+      await p.login(sim.user, sim.password);
+      const a = await p.call('RetrievePropertiesEx', 'PropertyCollector', 'propertyCollector', `<specSet>${objSpec('VirtualMachine', vm.moref, ['config.hardware.device', 'config.bootOptions.bootOrder', 'config.extraConfig'])}</specSet><options/>`);
+      expect(a.text).toContain('<VirtualDevice xsi:type="VirtualNVMEController">');
+      expect(a.text).toMatch(/<backing xsi:type="VirtualDiskSeSparseBackingInfo"><fileName>\[vsanDatastore\] snap\/snap-000001.vmdk<\/fileName>.*<parent xsi:type="VirtualDiskSeSparseBackingInfo"><fileName>\[vsanDatastore\] snap\/snap.vmdk<\/fileName>.*<keyId><keyId>[0-9a-f-]{36}<\/keyId><providerId><id>kms-1<\/id><\/providerId><\/keyId><\/parent>.*<keyId>/);
+      expect(a.text).toContain('<val xsi:type="ArrayOfVirtualMachineBootOptionsBootableDevice"><VirtualMachineBootOptionsBootableDevice xsi:type="VirtualMachineBootOptionsBootableCdromDevice"></VirtualMachineBootOptionsBootableDevice><VirtualMachineBootOptionsBootableDevice xsi:type="VirtualMachineBootOptionsBootableDiskDevice"><deviceKey>2000</deviceKey>');
+      expect(a.text).toContain('<OptionValue xsi:type="OptionValue"><key>bios.hddOrder</key><value xsi:type="xsd:string">nvme0:0</value></OptionValue>');
+      expect(await ctl.powerOnAttempt(vm.moref)).toMatchObject({ ok: false, fault: 'GenericVmConfigFault' });
+    } finally {
+      await sim.stop();
+    }
+  });
+});
