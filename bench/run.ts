@@ -54,7 +54,20 @@ function checksOf(r: PhaseResults, o: BenchOptions): Check[] {
   ];
 }
 
-function resultsJson(r: PhaseResults, o: BenchOptions, checks: Check[], errors: { phase: string; message: string }[], startedAt: Date): unknown {
+/** Context printed under the table: where a storm spent its time, and how busy the machine was. */
+function notes(r: PhaseResults, startLoad: number): string[] {
+  const out: string[] = [];
+  const s = r.storm;
+  if (s) {
+    const b = s.breakdown;
+    out.push(`storm: every job added after ${b.lastJobAddedSeconds} s, last one started at ${b.lastJobStartedSeconds} s, finished at ${b.lastJobFinishedSeconds} s; outcomes ${JSON.stringify(s.outcomes)}`);
+    out.push(`storm CPU seconds: ${Object.entries(s.cpuSeconds).map(([k, v]) => `${k} ${v}`).join(', ')} (of ${cpus().length} cores x ${s.seconds} s)`);
+  }
+  out.push(`machine: ${cpus().length} cores, load average ${startLoad.toFixed(1)} at start, ${(loadavg()[0] ?? 0).toFixed(1)} at end`);
+  return out;
+}
+
+function resultsJson(r: PhaseResults, o: BenchOptions, checks: Check[], errors: { phase: string; message: string }[], startedAt: Date, startLoad: number): unknown {
   const nul = <T>(v: T | undefined): T | null => (v === undefined || (typeof v === 'number' && !Number.isFinite(v)) ? null : v);
   const s = r.storm;
   const inv = r.inventory;
@@ -66,7 +79,7 @@ function resultsJson(r: PhaseResults, o: BenchOptions, checks: Check[], errors: 
     durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
     quick: o.quick,
     complete: errors.length === 0,
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryMb: Math.round(totalmem() / 2 ** 20), node: process.version, loadAverage1m: loadavg()[0] },
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryMb: Math.round(totalmem() / 2 ** 20), node: process.version, loadAverage1mAtStart: startLoad, loadAverage1mAtEnd: loadavg()[0] },
     parameters: {
       stormVms: o.stormVms,
       inventoryVms: o.inventoryVms,
@@ -78,6 +91,7 @@ function resultsJson(r: PhaseResults, o: BenchOptions, checks: Check[], errors: 
       taskConcurrency: o.taskConcurrency,
       maxConcurrentTasksPerVcenter: o.taskConcurrency,
       workers: o.workers,
+      workerConcurrency: o.workerConcurrency,
       parseVms: o.parseVms,
       seed: o.seed,
       phases: o.only,
@@ -159,6 +173,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 
   const startedAt = new Date();
+  const startLoad = loadavg()[0] ?? 0;
   const runId = `vmlock-bench-${randomUUID().slice(0, 8)}`;
   const tmpDir = mkdtempSync(join(tmpdir(), `${runId}-`));
   const sets: ChildSet[] = [];
@@ -219,8 +234,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   const checks = checksOf(results, o);
   process.stdout.write(`\nvmlock benchmark ${startedAt.toISOString()}${o.quick ? ' (quick)' : ''}: storm ${o.stormVms} VMs, C=${o.taskConcurrency}, unlock ${o.unlockTaskMs} ms, latency ${o.latencyMs} ms/call; inventory ${o.inventoryVms} VMs, ${o.locks} locks, idle ${o.idleSeconds} s\n\n`);
   process.stdout.write(formatTable(checks) + '\n');
+  process.stdout.write(notes(results, startLoad).map((n) => `\n${n}`).join('') + '\n');
   mkdirSync(dirname(o.out), { recursive: true });
-  writeFileSync(o.out, JSON.stringify(resultsJson(results, o, checks, errors, startedAt), null, 2) + '\n');
+  writeFileSync(o.out, JSON.stringify(resultsJson(results, o, checks, errors, startedAt, startLoad), null, 2) + '\n');
   process.stdout.write(`\nresults: ${o.out}\n`);
   await cleanup(o, runId);
   if (errors.length) {
@@ -236,6 +252,10 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 /** Removes what this run left in Redis and RabbitMQ (its own prefixes and exchanges only). */
 async function cleanup(o: BenchOptions, runId: string): Promise<void> {
+  if (o.keepData) {
+    log(`keeping Redis keys ${runId}-<phase>:* and exchanges ${runId}.<phase>`);
+    return;
+  }
   for (const phase of ['storm', 'inventory']) {
     try {
       await deletePrefix(o.redisUrl, `${runId}-${phase}`);

@@ -23,12 +23,16 @@ export interface BenchOptions {
   taskConcurrency: number;
   /** Worker processes. */
   workers: number;
+  /** worker.concurrency: incidents in progress per worker process. */
+  workerConcurrency: number;
   /** VMs in the RetrievePropertiesEx body whose parse is timed. */
   parseVms: number;
   seed: number;
   out: string;
   only: Phase[];
   keepLogs: boolean;
+  /** Leave the run's Redis keys and exchanges in place (to inspect incidents). */
+  keepData: boolean;
   redisUrl: string;
   amqpUrl: string;
 }
@@ -49,11 +53,13 @@ completed (FAILs are reported, not fatal), 1 when it could not complete,
   --task-ms MS         duration of one CryptoUnlock_Task (default 200)
   --concurrency C      concurrent tasks in the simulator = maxConcurrentTasksPerVcenter (default 16)
   --workers W          worker processes (default 2)
+  --worker-concurrency N  worker.concurrency of each worker (default 64)
   --only LIST          comma list of phases: storm,inventory,client (default all)
   --out FILE           results file (default bench/results.json)
   --seed N             seed for the simulator and the lock schedule (default 42)
   --strict             exit 3 when any figure FAILs its target
   --keep-logs          keep the child processes' logs (always kept on error)
+  --keep-data          keep the run's Redis keys and exchanges (prefix printed) to inspect incidents
   --redis URL          Redis (default $VMLOCK_BENCH_REDIS_URL or redis://127.0.0.1:6379)
   --amqp URL           RabbitMQ (default $VMLOCK_BENCH_AMQP_URL or amqp://guest:guest@127.0.0.1:5672)
   -h, --help           this text
@@ -89,11 +95,13 @@ export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
         'task-ms': { type: 'string' },
         concurrency: { type: 'string' },
         workers: { type: 'string' },
+        'worker-concurrency': { type: 'string' },
         'parse-vms': { type: 'string' },
         only: { type: 'string' },
         out: { type: 'string' },
         seed: { type: 'string' },
         'keep-logs': { type: 'boolean', default: false },
+        'keep-data': { type: 'boolean', default: false },
         redis: { type: 'string' },
         amqp: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -124,11 +132,13 @@ export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     unlockTaskMs: int('task-ms', v['task-ms'], 200, 1, 600_000),
     taskConcurrency: int('concurrency', v.concurrency, 16, 1, 1000),
     workers: int('workers', v.workers, 2, 1, 16),
+    workerConcurrency: int('worker-concurrency', v['worker-concurrency'], 64, 1, 1000),
     parseVms: int('parse-vms', v['parse-vms'], 10_000, 1, 100_000),
     seed: int('seed', v.seed, 42, 0, 2 ** 31 - 1),
     out: resolve(v.out ?? 'bench/results.json'),
     only: only as Phase[],
     keepLogs: Boolean(v['keep-logs']),
+    keepData: Boolean(v['keep-data']),
     redisUrl: v.redis ?? env.VMLOCK_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
     amqpUrl: v.amqp ?? env.VMLOCK_BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
   };

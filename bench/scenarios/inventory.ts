@@ -61,7 +61,7 @@ export async function runInventory(env: PhaseEnv): Promise<InventoryResult> {
       amqpUrl: o.amqpUrl,
       exchange,
       maxConcurrentTasks: o.taskConcurrency,
-      workerConcurrency: o.taskConcurrency,
+      workerConcurrency: o.workerConcurrency,
       reconcileInterval: '1h',
     });
     const ctx = { children, repoRoot: env.repoRoot, configFile, simPassword: sim.password, phase: 'inventory' };

@@ -63,8 +63,7 @@ export async function runStorm(env: PhaseEnv): Promise<StormResult> {
       amqpUrl: o.amqpUrl,
       exchange,
       maxConcurrentTasks: o.taskConcurrency,
-      // Enough incidents in flight on every worker to keep all C task slots busy.
-      workerConcurrency: Math.max(o.taskConcurrency, Math.ceil((2 * o.taskConcurrency) / o.workers)),
+      workerConcurrency: o.workerConcurrency,
       reconcileInterval: '1h',
     });
     const ctx = { children, repoRoot: env.repoRoot, configFile, simPassword: sim.password, phase: 'storm' };
