@@ -23,7 +23,7 @@ export const POWER_ON_FAILED_IDS = ['VmFailedToPowerOnEvent', 'vim.event.VmFaile
 export interface GatherOptions {
   /** How long concurrent requests wait to share one call (default 10 ms; while a call is in flight the next batch collects). */
   batchWindowMs?: number;
-  /** Batch window of verification reads after a task (default 100 ms). */
+  /** Batch window of verification reads after a task (default 30 ms). */
   verifyWindowMs?: number;
   /** How long KMS health, privileges, host state and key statuses are reused. */
   factTtlMs?: number;
@@ -80,7 +80,7 @@ export class FactGatherer {
         return new Map([...ids].map((id) => [id, m.get(id) ?? null]));
       },
       (id) => id,
-      { windowMs: opts.verifyWindowMs ?? 100, maxBatch: 200, missing: () => null },
+      { windowMs: opts.verifyWindowMs ?? 30, maxBatch: 200, missing: () => null },
     );
     this.#keyStatus = new BatchLoader(
       async (keys) => {

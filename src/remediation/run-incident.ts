@@ -119,7 +119,9 @@ class IncidentContext {
 
   async emit(transition: Transition, summary: string, discriminator?: string): Promise<void> {
     try {
-      const incident = await this.deps.store.require(this.id);
+      // Without the timeline: notifications carry the incident's state, causes and actions.
+      const incident = await this.deps.store.get(this.id, { timeline: false });
+      if (!incident) return;
       const n: Parameters<Notify>[0] = { transition, incident, summary };
       if (discriminator !== undefined) n.discriminator = discriminator;
       await this.deps.notify(n);
@@ -200,8 +202,10 @@ async function diagnoseAndPlan(ctx: IncidentContext, progress: Progress, save: (
   const plan = planRemediation(diagnosis, facts, policy, { wasPoweredOn });
   await ctx.note('facts', `facts gathered (${facts.keyStatuses.length} key statuses, ${facts.events.length} crypto events)`, factsForTimeline(facts));
   await ctx.note('causes', diagnosis.causes.map((c) => `${c.code}: ${c.message}`).join('; ') || 'no cause', { causes: diagnosis.causes, advisories: diagnosis.advisories, bootDisk: diagnosis.bootDisk });
-  await ctx.note('plan', plan.summary + (plan.dryRun ? ' (dry-run)' : ''), plan);
-  await deps.store.update(job.incidentId, { causes: diagnosis.causes as Incident['causes'], advisories: diagnosis.advisories, actions: plan.actions.map((a) => toRecord(a, plan.dryRun)) });
+  await Promise.all([
+    ctx.note('plan', plan.summary + (plan.dryRun ? ' (dry-run)' : ''), plan),
+    deps.store.update(job.incidentId, { causes: diagnosis.causes as Incident['causes'], advisories: diagnosis.advisories, actions: plan.actions.map((a) => toRecord(a, plan.dryRun)) }),
+  ]);
   await ctx.emit('diagnosed', `${job.vm.name}: ${diagnosis.causes.map((c) => c.code).join(', ')} → ${plan.summary}`);
   setMeta(progress, 'outcome', plan.outcome);
   setMeta(progress, 'wasLocked', String(diagnosis.locked));
@@ -272,8 +276,10 @@ async function act(ctx: IncidentContext, progress: Progress, save: () => Promise
     };
     if (rec.state !== 'started') {
       await record({ state: 'started', startedAt: new Date().toISOString() });
-      await ctx.note('action', `${a.kind} on ${a.target}: started (${a.reason})`, { index: i, id: a.id });
-      await ctx.emit('action-started', `${a.kind} on ${job.vm.name} (${a.target})`, `a${i}`);
+      await Promise.all([
+        ctx.note('action', `${a.kind} on ${a.target}: started (${a.reason})`, { index: i, id: a.id }),
+        ctx.emit('action-started', `${a.kind} on ${job.vm.name} (${a.target})`, `a${i}`),
+      ]);
     }
     progress.step = 'act';
     await save();
@@ -302,8 +308,10 @@ async function act(ctx: IncidentContext, progress: Progress, save: () => Promise
       progress.done.push(a.id);
       await save();
       await record({ state: r.state, endedAt: new Date().toISOString(), ...(r.task ? { task: r.task } : {}) });
-      await ctx.note('action', `${a.kind} on ${a.target}: ${r.state} (${r.note})`, { index: i, id: a.id, task: r.task });
-      await ctx.emit('action-succeeded', `${a.kind} on ${job.vm.name}: ${r.note}`, `a${i}`);
+      await Promise.all([
+        ctx.note('action', `${a.kind} on ${a.target}: ${r.state} (${r.note})`, { index: i, id: a.id, task: r.task }),
+        ctx.emit('action-succeeded', `${a.kind} on ${job.vm.name}: ${r.note}`, `a${i}`),
+      ]);
     } catch (err) {
       if (!(err instanceof ActionFailedError)) throw err;
       await record({ state: 'failed', endedAt: new Date().toISOString(), error: err.message });

@@ -58,7 +58,7 @@ export class TaskSemaphore {
     this.#redis = redis;
     this.#prefix = prefix;
     this.#leaseMs = opts.leaseMs ?? 30_000;
-    this.#pollMs = opts.pollMs ?? 100;
+    this.#pollMs = opts.pollMs ?? 30;
   }
 
   key(vcenter: string): string {
