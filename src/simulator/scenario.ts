@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import { VmlockError } from '../errors.ts';
 import { keyName, type BootEntry, type ControllerType, type KeyRef, type SimController, type SimDisk, type SimHost, type SimVm } from './model.ts';
 import { scenarioSchema, type Expectation, type Scenario, type ScenarioVm } from './scenario-schema.ts';
 import type { World } from './world.ts';
@@ -17,9 +18,10 @@ import type { SimContext } from './context.ts';
 
 export const SCENARIO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../config/scenarios');
 
-export class ScenarioError extends Error {
+/** A scenario that cannot be loaded; the CLI prints its message (no stack) and exits 2. */
+export class ScenarioError extends VmlockError {
   constructor(message: string) {
-    super(message);
+    super('VMLOCK_ERR_CONFIG', message);
     this.name = 'ScenarioError';
   }
 }
