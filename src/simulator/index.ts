@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { VmlockError } from '../errors.ts';
 import { createLogger, type Logger } from '../log.ts';
 import type { SimContext } from './context.ts';
 import { Control } from './control.ts';
@@ -61,9 +62,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   const user = options.user ?? DEFAULT_USER;
   const password = options.password ?? DEFAULT_PASSWORD;
   const apiVersion = options.apiVersion ?? '8.0.3';
-  if (apiVersion !== '8.0.3' && apiVersion !== '6.5') throw new Error(`apiVersion must be 8.0.3 or 6.5, not "${String(apiVersion)}"`);
+  if (apiVersion !== '8.0.3' && apiVersion !== '6.5') throw new VmlockError('VMLOCK_ERR_USAGE', `apiVersion must be 8.0.3 or 6.5, not "${String(apiVersion)}"`);
   const concurrency = options.taskConcurrency ?? 32;
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`taskConcurrency must be a positive integer, not ${concurrency}`);
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new VmlockError('VMLOCK_ERR_USAGE', `taskConcurrency must be a positive integer, not ${concurrency}`);
   const scenarioFile = typeof options.scenario === 'object' ? parseScenario(options.scenario, 'scenario option') : loadScenario(options.scenario ?? 'mixed');
 
   const world = new World(apiVersion);
@@ -100,9 +101,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   const server = createSimServer(ctx, control, { tls, latencyMs: options.latencyMs ?? 0 });
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      ctx.tasks.stop();
+      reject(new VmlockError('VMLOCK_ERR_USAGE', `the simulator cannot listen on ${host}:${options.port ?? 0}: ${err.code === 'EADDRINUSE' ? 'the port is in use (try --port 0)' : err.message}`));
+    });
     server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
+      server.removeAllListeners('error');
+      server.on('error', (err) => logger.error({ err }, 'simulator server error'));
       resolve();
     });
   });
