@@ -15,7 +15,7 @@ import { HealthRegistry } from '../../src/ops/health.ts';
  * port, no persistence): the poller does not crash, and reconciliation
  * re-creates the incident and job of the VM that is still locked.
  */
-const logger = pino({ level: 'silent' });
+const logger = pino({ level: process.env.POLLER_TEST_LOG ?? 'silent' });
 const cleanups: (() => Promise<unknown>)[] = [];
 
 afterEach(async () => {
@@ -45,12 +45,12 @@ async function privateRedis(port: number): Promise<ChildProcess> {
   throw new Error('private redis-server did not start');
 }
 
-async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+async function until<T>(what: string, check: () => Promise<T | undefined | false>, state: () => unknown, timeoutMs = 45_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check().catch(() => undefined);
     if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; poller status: ${JSON.stringify(state())}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -83,11 +83,12 @@ describe('poller and a Redis outage', () => {
     cleanups.push(() => p.stop());
     const a = await ctl.vm('vm-a');
     await ctl.lock([a.moref]);
-    await until('the first job', async () => (await p.queue.getJob(`sim.${a.moref}.1`)) !== undefined);
+    const status = () => p.status();
+    await until('the first job', async () => (await p.queue.getJob(`sim.${a.moref}.1`)) !== undefined, status);
 
     redisServer.kill('SIGKILL');
     await new Promise((r) => redisServer.once('exit', r));
-    await until('the poller to stop polling without its lease', async () => p.status().vcenters[0]?.leased === false);
+    await until('the poller to stop polling without its lease', async () => p.status().vcenters[0]?.leased === false, status);
     redisServer = await privateRedis(port);
 
     // Empty Redis: the still-locked VM gets its incident and job back, and a new lock is detected.
@@ -96,7 +97,7 @@ describe('poller and a Redis outage', () => {
     await until('the jobs back in the emptied Redis', async () => {
       const ids = (await p.queue.getJobs(['waiting'])).map((j) => j.id).sort();
       return ids.length === 2 && ids;
-    });
+    }, status);
     expect((await p.queue.getJobs(['waiting'])).map((j) => j.id).sort()).toEqual([`sim.${a.moref}.1`, `sim.${b.moref}.1`].sort());
-  }, 60_000);
+  }, 120_000);
 });
