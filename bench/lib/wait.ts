@@ -24,7 +24,8 @@ export async function waitUntil(cond: () => Promise<boolean> | boolean, opts: Wa
     if (await cond()) return;
     if (Date.now() >= deadline) {
       const state = opts.describe ? ` (last seen: ${opts.describe()})` : '';
-      throw new WaitTimeoutError(`timed out after ${Math.round(opts.timeoutMs / 1000)} s waiting for ${opts.what}${state}`);
+      const after = opts.timeoutMs < 1000 ? `${opts.timeoutMs} ms` : `${Math.round(opts.timeoutMs / 1000)} s`;
+      throw new WaitTimeoutError(`timed out after ${after} waiting for ${opts.what}${state}`);
     }
     await sleep(opts.intervalMs);
   }
