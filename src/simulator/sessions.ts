@@ -20,10 +20,8 @@ export interface ContainerViewState {
 export interface EventCollectorState {
   id: string;
   filter: EventFilterSpec;
-  /** Key of the last event read forward (ReadNextEvents). */
+  /** The cursor: key of the last event read (0 = rewound to the oldest). */
   lastKey: number;
-  /** Key of the oldest event read backward (ReadPreviousEvents). */
-  firstKey: number;
   pageSize: number;
 }
 
@@ -112,8 +110,11 @@ export class SessionStore {
     return [...this.sessions.values()];
   }
 
+  /** Sessions not idle beyond the timeout (expired ones are dropped at their next use). */
   get size(): number {
-    return this.sessions.size;
+    let n = 0;
+    for (const s of this.sessions.values()) if (Date.now() - s.lastActive <= this.idleTimeoutMs) n++;
+    return n;
   }
 
   /** The session that owns a session-scoped id. */

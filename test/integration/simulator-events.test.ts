@@ -99,4 +99,28 @@ describe('simulator alarms and events', () => {
     expect(evs.map((e) => e.eventTypeId ?? e.type)).toEqual(['com.vmware.vc.vm.Crypto.VMLocked.KeyMissingOnHost', 'AlarmStatusChangedEvent', 'VmFailedToPowerOnEvent']);
     expect((await ctl.vm(vm.moref)).powerState).toBe('poweredOff');
   });
+
+  it('filters by beginTime, reads backwards, and wakes WaitForUpdatesEx on latestPage', async () => {
+    const since = new Date().toISOString();
+    await new Promise((r) => setTimeout(r, 5));
+    const c = await p.call('CreateCollectorForEvents', 'EventManager', 'EventManager', `<filter><time><beginTime>${since}</beginTime></time></filter>`);
+    const col = (c.body.returnval as { '#text': string })['#text'];
+    expect((await p.call('ReadNextEvents', 'EventHistoryCollector', col, '<maxCount>10</maxCount>')).body.returnval).toBeUndefined();
+
+    await p.call('CreateFilter', 'PropertyCollector', 'propertyCollector', `<spec>${objSpec('EventHistoryCollector', col, ['latestPage'])}</spec><partialUpdates>false</partialUpdates>`);
+    const init = await p.call('WaitForUpdatesEx', 'PropertyCollector', 'propertyCollector', '<version></version><options><maxWaitSeconds>0</maxWaitSeconds></options>');
+    const ver = String((init.body.returnval as { version: string }).version);
+    const waiting = p.call('WaitForUpdatesEx', 'PropertyCollector', 'propertyCollector', `<version>${ver}</version><options><maxWaitSeconds>10</maxWaitSeconds></options>`);
+    await new Promise((r) => setTimeout(r, 50));
+    const vm = (await ctl.vms())[5]?.moref as string;
+    await ctl.lock([vm]);
+    const woke = await waiting;
+    expect(woke.text).toContain('<name>latestPage</name><op>assign</op><val xsi:type="ArrayOfEvent">');
+    expect(woke.text).toContain(`<vm type="VirtualMachine">${vm}</vm>`);
+
+    const next = asList<{ key: string }>((await p.call('ReadNextEvents', 'EventHistoryCollector', col, '<maxCount>10</maxCount>')).body.returnval);
+    expect(next).toHaveLength(2);
+    const back = await p.call('ReadPreviousEvents', 'EventHistoryCollector', col, '<maxCount>1</maxCount>');
+    expect(asList<{ key: string }>(back.body.returnval).map((e) => e.key)).toEqual([next[1]?.key]);
+  });
 });

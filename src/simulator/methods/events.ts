@@ -66,8 +66,7 @@ export const eventMethods: Record<string, MethodDef> = {
       if (s.eventCollectors.size >= MAX_COLLECTORS) throw faults.invalidState(`Too many event collectors in this session (at most ${MAX_COLLECTORS})`);
       const filter = parseEventFilter(c, c.args.filter as Node | undefined);
       const id = s.newId();
-      const latest = c.ctx.world.events.latest?.key ?? 0;
-      s.eventCollectors.set(id, { id, filter, lastKey: 0, firstKey: latest + 1, pageSize: filter.maxCount && filter.maxCount > 0 ? Math.min(filter.maxCount, 1000) : 10 });
+      s.eventCollectors.set(id, { id, filter, lastKey: 0, pageSize: filter.maxCount && filter.maxCount > 0 ? Math.min(filter.maxCount, 1000) : 10 });
       return moref('returnval', { type: 'EventHistoryCollector', value: id });
     },
   },
@@ -84,10 +83,11 @@ export const eventMethods: Record<string, MethodDef> = {
   ReadPreviousEvents: {
     on: ['EventHistoryCollector'],
     handler: (c) => {
+      // One cursor for both directions: backwards from the last event read, newest first.
       const ec = collectorOf(c);
-      const evs = c.ctx.world.events.readBefore(ec.firstKey, maxCountOf(c), matcher(c, ec));
+      const evs = c.ctx.world.events.readBefore(ec.lastKey + 1, maxCountOf(c), matcher(c, ec));
       const first = evs[0];
-      if (first) ec.firstKey = first.key;
+      if (first) ec.lastKey = first.key - 1;
       return returnvals([...evs].reverse());
     },
   },
@@ -104,9 +104,9 @@ export const eventMethods: Record<string, MethodDef> = {
     handler: (c) => {
       const ec = collectorOf(c);
       const page = c.ctx.world.events.latestMatching(ec.pageSize, matcher(c, ec));
+      // Just before the latest page: ReadNextEvents returns that page.
       const first = page[0];
       ec.lastKey = first ? first.key - 1 : (c.ctx.world.events.latest?.key ?? 0);
-      ec.firstKey = first ? first.key : ec.lastKey + 1;
       return '';
     },
   },
