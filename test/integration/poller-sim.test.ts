@@ -10,6 +10,7 @@ import { configSchema, type Config } from '../../src/config/schema.ts';
 import { IncidentStore } from '../../src/incidents/store.ts';
 import { HealthRegistry } from '../../src/ops/health.ts';
 import { detectionLatency, incidentsOpened, soapCalls } from '../../src/ops/metrics.ts';
+import { createClientFromConfig } from '../../src/vsphere/client.ts';
 
 /**
  * The poller against the simulator over real HTTP and real Redis. Each test
@@ -338,5 +339,29 @@ describe('poller against the simulator', () => {
     expect(opened.reduce((n, v) => n + v.value, 0)).toBe(1);
     const latency = (await detectionLatency.get()).values.find((v) => v.labels.vcenter === name && (v as { metricName?: string }).metricName?.endsWith('_count'));
     expect(latency?.value).toBe(1);
+  });
+
+  it('opens a new incident (new id, new job) when the VM locks again after its incident closed', async () => {
+    const { sim: s, ctl } = await sim();
+    const prefix = uniquePrefix('poller');
+    const redis = await redisFor(prefix);
+    const config = pollerConfig(s, prefix);
+    const p = await poller(config);
+    await watching(p);
+    const a = await ctl.vm('vm-a');
+    await ctl.lock([a.moref]);
+    await until('the first job', async () => (await jobIds(p)).length === 1);
+    // What a worker does: unlock through vCenter, then close the incident.
+    const client = createClientFromConfig(config.vcenters[0]!, logger);
+    cleanups.push(() => client.close());
+    await client.connect();
+    await client.waitForTask(await client.cryptoUnlock({ type: 'VirtualMachine', value: a.moref }));
+    await until('the VM to be unlocked', async () => (await ctl.vm(a.moref)).cryptoState === 'unlocked');
+    const store = new IncidentStore(redis, prefix);
+    await store.close(`sim.${a.moref}.1`, 'resolved', 'unlocked by test');
+    await ctl.lock([a.moref]);
+    await until('the second job', async () => (await jobIds(p)).length === 2);
+    expect(await jobIds(p)).toEqual([`sim.${a.moref}.1`, `sim.${a.moref}.2`]);
+    expect((await store.require(`sim.${a.moref}.2`)).state).toBe('open');
   });
 });
