@@ -52,7 +52,8 @@ export interface ExecuteDeps {
 /** progress.tasks value while a start call is in flight (no task MoRef yet). */
 const STARTING = 'starting@';
 
-export type ActionResult = { state: 'succeeded' | 'skipped'; note: string; task?: string };
+/** kind: set when the action ran as another kind (an unlock done by reload). */
+export type ActionResult = { state: 'succeeded' | 'skipped'; note: string; task?: string; kind?: 'reload' };
 
 const vmRef = (value: string): MoRef => ({ type: 'VirtualMachine', value });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -135,7 +136,7 @@ async function reload(deps: ExecuteDeps, moref: string, a: PlannedAction, progre
     begin: () => deps.api.reloadFromPath(vmRef(moref), path),
   });
   await verifyState(deps, moref, a, (vm) => !isLocked(vm), 'the VM is still locked after the reload');
-  return { ...r, note: `${r.note} (reloadVirtualMachineFromPath_Task on ${path})` };
+  return { ...r, kind: 'reload', note: `${r.note} (reloadVirtualMachineFromPath_Task on ${path})` };
 }
 
 /** How recent a read may be reused before a step (the diagnosis or the previous verification just read it). */

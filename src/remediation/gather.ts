@@ -148,7 +148,8 @@ export class FactGatherer {
     for (const k of keys) this.#keyCache.delete(keyString(k));
   }
 
-  async gather(moref: string, signalKind?: string): Promise<VmFacts> {
+  /** fresh: do not reuse cached key statuses and KMS health (re-diagnosis after a KMS wait). */
+  async gather(moref: string, signalKind?: string, opts: { fresh?: boolean } = {}): Promise<VmFacts> {
     const snapshot = await this.readVm(moref);
     const facts: VmFacts = {
       vcenter: this.#api.name,
@@ -167,6 +168,10 @@ export class FactGatherer {
 
     const keys = requiredKeys(snapshot).map((r) => r.key);
     const providers = [...new Set(keys.map((k) => k.providerId?.id).filter((p): p is string => p !== undefined))];
+    if (opts.fresh) {
+      for (const k of keys) this.#keyCache.delete(keyString(k));
+      for (const p of providers) this.#kmsCache.delete(p);
+    }
     const hostId = snapshot.host?.value;
     const folderId = snapshot.parent?.value;
     const [statuses, host, canRegisterVm, kms, events] = await Promise.all([

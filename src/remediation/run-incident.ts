@@ -195,7 +195,7 @@ async function diagnoseAndPlan(ctx: IncidentContext, progress: Progress, save: (
   const { deps, job } = ctx;
   const policy = deps.policy;
   await deps.store.setState(job.incidentId, 'diagnosing', 'diagnosing');
-  const facts = await deps.gatherer.gather(job.vm.moref, job.signal.kind);
+  const facts = await deps.gatherer.gather(job.vm.moref, job.signal.kind, { fresh: meta(progress, 'kmsWaits') !== undefined });
   if (meta(progress, 'initialPower') === undefined) setMeta(progress, 'initialPower', facts.snapshot?.powerState ?? 'unknown');
   const diagnosis = diagnose(facts);
   const wasPoweredOn = meta(progress, 'initialPower') === 'poweredOn' || job.signal.kind === 'powerOnFailure' || facts.signalKind === 'powerOnFailure';
@@ -307,7 +307,7 @@ async function act(ctx: IncidentContext, progress: Progress, save: () => Promise
       );
       progress.done.push(a.id);
       await save();
-      await record({ state: r.state, endedAt: new Date().toISOString(), ...(r.task ? { task: r.task } : {}) });
+      await record({ state: r.state, endedAt: new Date().toISOString(), ...(r.task ? { task: r.task } : {}), ...(r.kind ? { kind: r.kind } : {}) });
       await Promise.all([
         ctx.note('action', `${a.kind} on ${a.target}: ${r.state} (${r.note})`, { index: i, id: a.id, task: r.task }),
         ctx.emit('action-succeeded', `${a.kind} on ${job.vm.name}: ${r.note}`, `a${i}`),

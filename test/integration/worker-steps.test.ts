@@ -79,7 +79,7 @@ describe('worker steps', () => {
   it('waits out a KMS outage (waiting-kms), re-diagnoses when it ends, and unlocks', async () => {
     w = await workerWorld('wkms', { scenario: 'mixed' });
     const vm = await vmNamed(w, 'kms-unreachable');
-    worker = await startWorker({ config: w.config({ policy: { kmsWaitTimeout: '60s' } }), logger: silent, tuning: { ...tuning, gather: { factTtlMs: 100 } } });
+    worker = await startWorker({ config: w.config({ policy: { kmsWaitTimeout: '60s' } }), logger: silent, tuning });
     const id = await w.enqueue(vm);
     for (let i = 0; i < 100 && (await w.store.require(id)).state !== 'waiting-kms'; i++) await new Promise((r) => setTimeout(r, 100));
     expect((await w.store.require(id)).state).toBe('waiting-kms');
@@ -128,7 +128,7 @@ describe('worker steps', () => {
     worker = await startWorker({ config: w.config({ policy: { reloadFallback: true } }), logger: silent, tuning });
     const [inc] = await w.waitClosed([await w.enqueue(vm)], 30_000);
     expect(inc!.state).toBe('resolved');
-    expect(inc!.actions[0]).toMatchObject({ kind: 'cryptoUnlock', state: 'succeeded' });
+    expect(inc!.actions[0]).toMatchObject({ kind: 'reload', state: 'succeeded' });
     expect(inc!.timeline.some((t) => t.message.includes('reloadVirtualMachineFromPath_Task on ' + path))).toBe(true);
     expect((await w.control.stats()).tasksStarted[vm.moref]).toEqual({ reloadVirtualMachineFromPath_Task: 1 });
   });
