@@ -33,6 +33,8 @@ export interface StartOptions {
 
 export class ChildSet {
   readonly #children: Child[] = [];
+  /** Children stopped on purpose: their exit is not a crash. */
+  readonly #stopped = new Set<Child>();
   readonly #logDir: string;
 
   constructor(logDir: string) {
@@ -79,12 +81,13 @@ export class ChildSet {
   /** Throws naming the first child that has exited (a crashed component), with the end of its log. */
   assertAlive(): void {
     for (const c of this.#children) {
-      if (c.hasExited()) throw new Error(`${c.name} (pid ${c.pid}) exited early (${c.status()}); log ${c.logFile}, last lines:\n${tail(c.logFile, 15) || '    (empty)'}`);
+      if (c.hasExited() && !this.#stopped.has(c)) throw new Error(`${c.name} (pid ${c.pid}) exited early (${c.status()}); log ${c.logFile}, last lines:\n${tail(c.logFile, 15) || '    (empty)'}`);
     }
   }
 
   /** SIGTERM, then SIGKILL after graceMs, for one child. */
   async stop(child: Child, graceMs = 8000): Promise<void> {
+    this.#stopped.add(child);
     if (child.hasExited()) return;
     child.proc.kill('SIGTERM');
     const timer = setTimeout(() => {

@@ -7,6 +7,7 @@ import { startSimulatorProcess } from '../lib/simulator.ts';
 import { cpuSeconds } from '../lib/procfs.ts';
 import { ratio, round, stormLowerBoundMs } from '../lib/stats.ts';
 import { writeVmlockConfig } from '../lib/vmlock-config.ts';
+import { runStormBaseline } from './storm-baseline.ts';
 import { startVmlock, startWorkers } from '../lib/vmlock-processes.ts';
 import { waitUntil } from '../lib/wait.ts';
 
@@ -21,6 +22,10 @@ export interface StormResult {
   seconds: number;
   lowerBoundSeconds: number;
   ratio: number;
+  /** The same storm on a fresh simulator, unlocked by a bare client: the floor measured in this run. */
+  baselineSeconds: number;
+  /** seconds / baselineSeconds. */
+  ratioToBaseline: number;
   callsPerIncident: number;
   peakConcurrentTasks: number;
   incidents: number;
@@ -43,8 +48,7 @@ export async function runStorm(env: PhaseEnv): Promise<StormResult> {
   let sink: NotificationSink | undefined;
   try {
     sink = await NotificationSink.open(o.amqpUrl, exchange);
-    env.log(`storm: starting the simulator with ${o.stormVms} VMs`);
-    const sim = await startSimulatorProcess(children, env.repoRoot, 'storm-simulator', {
+    const simOptions = {
       // Nothing locked at start: the storm begins with the host reboots below.
       scenario: 'clean',
       port: 0,
@@ -53,7 +57,11 @@ export async function runStorm(env: PhaseEnv): Promise<StormResult> {
       taskConcurrency: o.taskConcurrency,
       taskDurationsMs: { CryptoUnlock_Task: o.unlockTaskMs },
       seed: o.seed,
-    });
+    };
+    env.log(`storm: baseline: ${o.stormVms} VMs rebooted and unlocked by a bare client (no vmlock)`);
+    const baselineMs = await runStormBaseline(env, children, simOptions);
+    env.log(`storm: baseline took ${(baselineMs / 1000).toFixed(2)} s; starting the simulator for vmlock`);
+    const sim = await startSimulatorProcess(children, env.repoRoot, 'storm-simulator', simOptions);
     const api = new SimControl(sim.controlUrl);
     const configFile = writeVmlockConfig(env.tmpDir, 'storm', {
       simUrl: sim.url,
@@ -131,6 +139,8 @@ export async function runStorm(env: PhaseEnv): Promise<StormResult> {
       seconds: round(elapsedMs / 1000),
       lowerBoundSeconds: round(boundMs / 1000),
       ratio: round(ratio(elapsedMs, boundMs)),
+      baselineSeconds: round(baselineMs / 1000),
+      ratioToBaseline: round(ratio(elapsedMs, baselineMs)),
       callsPerIncident: round(incidents > 0 ? stats.callsTotal / incidents : Number.NaN, 2),
       peakConcurrentTasks: stats.peakConcurrentTasks,
       incidents,

@@ -25,6 +25,8 @@ describe('ChildSet', () => {
     const b = set.start({ name: 'sleeper-b', command: process.execPath, args: ['-e', 'process.on("SIGTERM", () => {}); console.log("b up"); setInterval(() => {}, 1000)'], cwd: dir });
     await waitUntil(() => readFileSync(b.logFile, 'utf8').includes('b up') && readFileSync(a.logFile, 'utf8').includes('a up'), { what: 'children up', timeoutMs: 10_000, intervalMs: 50 });
     expect(() => set.assertAlive()).not.toThrow();
+    await set.stop(a, 300);
+    expect(() => set.assertAlive()).not.toThrow(); // stopped on purpose, not a crash
     await set.stopAll(300);
     expect(a.status()).toBe('SIGTERM');
     expect(b.status()).toBe('SIGKILL');
