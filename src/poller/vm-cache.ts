@@ -18,6 +18,8 @@ export const WATCHED_VM_PATHS = [
  */
 export class VmCache {
   readonly #vms = new Map<string, VmStateSummary>();
+  /** When the watch last changed each VM (ms), to keep newer state over an older full read. */
+  readonly #watchedAt = new Map<string, number>();
 
   get size(): number {
     return this.#vms.size;
@@ -31,10 +33,23 @@ export class VmCache {
     return this.#vms.values();
   }
 
-  /** Replaces the whole picture (a reconciliation read). */
-  replaceAll(vms: readonly VmStateSummary[]): void {
+  /**
+   * Replaces the whole picture with a reconciliation read that started at
+   * `readStartedAt` (ms). A VM the watch updated after that keeps the newer
+   * watched state: the read must not roll it back.
+   */
+  replaceAll(vms: readonly VmStateSummary[], readStartedAt = Number.NEGATIVE_INFINITY): void {
+    /** VMs the watch changed since the read started: their watched state, or undefined when they left. */
+    const newer = new Map<string, VmStateSummary | undefined>();
+    for (const [id, at] of this.#watchedAt) if (at > readStartedAt) newer.set(id, this.#vms.get(id));
     this.#vms.clear();
+    this.#watchedAt.clear();
     for (const vm of vms) this.#vms.set(vm.moref.value, vm);
+    for (const [id, vm] of newer) {
+      if (vm) this.#vms.set(id, vm);
+      else this.#vms.delete(id);
+      this.#watchedAt.set(id, readStartedAt);
+    }
   }
 
   /**
@@ -44,6 +59,7 @@ export class VmCache {
   apply(update: ObjectUpdate): { before: VmStateSummary | undefined; after: VmStateSummary | undefined; unreadable: string[] } {
     const id = update.obj.value;
     const before = this.#vms.get(id);
+    this.#watchedAt.set(id, Date.now());
     if (update.kind === 'leave') {
       this.#vms.delete(id);
       return { before, after: undefined, unreadable: [] };

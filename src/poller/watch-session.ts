@@ -175,7 +175,7 @@ export class WatchSession {
     if (reason === 'periodic') await this.#discoverAlarms();
     const observedAt = new Date();
     const vms = await this.#d.client.listVmStates();
-    this.#cache.replaceAll(vms);
+    this.#cache.replaceAll(vms, observedAt.getTime());
     this.counters.reconciliations++;
     const found: { vm: VmStateSummary; cond: VmCondition }[] = [];
     for (const vm of vms) {

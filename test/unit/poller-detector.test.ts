@@ -178,3 +178,26 @@ describe('pickLockedAlarms', () => {
     expect(pickLockedAlarms(alarms, 'missing')).toEqual([]);
   });
 });
+
+describe('VmCache and a reconciliation read', () => {
+  it('keeps what the watch saw after the read started, and takes the read for everything else', async () => {
+    const cache = new VmCache();
+    cache.replaceAll([vm({ moref: vmRef('vm-1') }), vm({ moref: vmRef('vm-2'), name: 'old' })]);
+    const readStartedAt = Date.now() - 1;
+    cache.apply({ kind: 'modify', obj: vmRef('vm-1'), changeSet: [{ name: 'runtime.cryptoState', op: 'assign', val: 'locked' }], missingSet: [] });
+    // The read began before the lock and still says unlocked for vm-1.
+    cache.replaceAll([vm({ moref: vmRef('vm-1') }), vm({ moref: vmRef('vm-2'), name: 'new' }), vm({ moref: vmRef('vm-3') })], readStartedAt);
+    expect(cache.get('vm-1')?.cryptoState).toBe('locked');
+    expect(cache.get('vm-2')?.name).toBe('new');
+    expect(cache.size).toBe(3);
+    // A VM that left after the read started does not come back from the older read.
+    const t = Date.now() - 1;
+    cache.apply({ kind: 'leave', obj: vmRef('vm-3'), changeSet: [], missingSet: [] });
+    cache.replaceAll([vm({ moref: vmRef('vm-1') }), vm({ moref: vmRef('vm-2') }), vm({ moref: vmRef('vm-3') })], t);
+    expect(cache.get('vm-3')).toBeUndefined();
+    // A later read (after the watch change) wins.
+    cache.replaceAll([vm({ moref: vmRef('vm-1') })], Date.now() + 1);
+    expect(cache.get('vm-1')?.cryptoState).toBe('unlocked');
+    expect(cache.size).toBe(1);
+  });
+});
