@@ -75,6 +75,11 @@ export class Collector {
     private readonly access: ObjectAccess,
   ) {}
 
+  /** Whether a WaitForUpdatesEx is blocked on this collector. */
+  get waiting(): boolean {
+    return this.waiter !== undefined;
+  }
+
   noteChange(ids: readonly string[]): void {
     let cares = false;
     for (const f of this.filters.values()) if (f.noteChange(ids)) cares = true;

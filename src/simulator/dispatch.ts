@@ -87,7 +87,7 @@ async function run(ctx: SimContext, call: SoapCall, http: HttpInfo, setSession: 
   if (!def.on.includes(type)) throw faults.methodNotFound(call.thisRef, call.method);
   if (def.since67 && ctx.world.apiVersion === '6.5') throw faults.methodNotFound(call.thisRef, call.method);
   await applyFaultRules(ctx, call);
-  return def.handler({
+  const body = await def.handler({
     ctx,
     session,
     thisRef: call.thisRef,
@@ -97,6 +97,9 @@ async function run(ctx: SimContext, call: SoapCall, http: HttpInfo, setSession: 
     signal: http.signal,
     setSession,
   });
+  // A call that blocked (WaitForUpdatesEx) counts as activity until it ends.
+  if (session) session.lastActive = Date.now();
+  return body;
 }
 
 async function applyFaultRules(ctx: SimContext, call: SoapCall): Promise<void> {

@@ -114,6 +114,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   const port = (server.address() as AddressInfo).port;
   const base = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   logger.info({ url: `${base}/sdk`, scenario: built.name, vms: world.vms.size, apiVersion }, 'vCenter simulator listening');
+  // Expired sessions are dropped at their next use; this sweep frees the ones never used again.
+  const sweeper = setInterval(() => ctx.sessions.sweep(), 60_000);
+  sweeper.unref();
   let stopped = false;
   return {
     url: `${base}/sdk`,
@@ -124,6 +127,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     stop: async () => {
       if (stopped) return;
       stopped = true;
+      clearInterval(sweeper);
       ctx.tasks.stop();
       ctx.sessions.endAll();
       world.events.clearListeners();

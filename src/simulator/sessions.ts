@@ -102,6 +102,18 @@ export class SessionStore {
     s.close();
   }
 
+  /** Ends sessions idle beyond the timeout (not those blocked in WaitForUpdatesEx). */
+  sweep(): number {
+    let n = 0;
+    for (const s of [...this.sessions.values()]) {
+      if (Date.now() - s.lastActive <= this.idleTimeoutMs) continue;
+      if ([...s.collectors.values()].some((c) => c.waiting)) continue;
+      this.end(s);
+      n++;
+    }
+    return n;
+  }
+
   endAll(): void {
     for (const s of [...this.sessions.values()]) this.end(s);
   }
