@@ -3,7 +3,7 @@ import { isLocked } from '../diagnosis/diagnose.ts';
 import type { ActionRecord } from '../incidents/model.ts';
 import type { Logger } from '../log.ts';
 import type { VsphereApi } from '../vsphere/api.ts';
-import { ManagedObjectNotFound, MethodNotFound, NotSupported, isTransient } from '../vsphere/faults.ts';
+import { InvalidCollectorVersion, ManagedObjectNotFound, MethodNotFound, NotAuthenticated, NotSupported, RequestCanceled, VimFault, isTransient } from '../vsphere/faults.ts';
 import type { MoRef, VmCryptoSnapshot } from '../vsphere/types.ts';
 import { errorMessage } from '../errors.ts';
 import type { FactGatherer } from './gather.ts';
@@ -211,7 +211,9 @@ async function runTask(
         // vCenter forgot the task: the re-read in verifyState decides.
         return { state: 'succeeded', note: `task ${task.value} is gone from vCenter; result checked by re-reading the VM`, task: task.value };
       }
-      // A failed task is finished: a retry starts a new one.
+      // The wait failed, not the task (network, session, collector): keep the task and wait for it again on retry.
+      if (!(err instanceof VimFault) || err instanceof NotAuthenticated || err instanceof InvalidCollectorVersion || err instanceof RequestCanceled) throw err;
+      // The task ended with this fault: a retry (for a transient one) starts a new task.
       delete progress.tasks[id];
       await deps.save(progress);
       if (isTransient(err)) throw err;
