@@ -6,7 +6,7 @@
  */
 import { loadConfig } from '../src/config/load.ts';
 import { createLogger } from '../src/log.ts';
-import { errorMessage } from '../src/errors.ts';
+import { errorMessage, VmlockError } from '../src/errors.ts';
 import { runPollerUntilSignal } from '../src/poller/run.ts';
 
 async function main(): Promise<number> {
@@ -23,7 +23,7 @@ async function main(): Promise<number> {
     return 0;
   } catch (err) {
     logger.error({ err: errorMessage(err) }, 'poller failed');
-    return 1;
+    return err instanceof VmlockError ? 2 : 1;
   }
 }
 

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
-import { errorMessage } from '../errors.ts';
+import { errorMessage, VmlockError } from '../errors.ts';
 import { health } from '../ops/health.ts';
 import { startHttpServer, type HttpServer } from '../ops/http.ts';
 import { startPoller, type RunningPoller } from './index.ts';
@@ -29,6 +29,9 @@ async function startOps(config: Config, logger: Logger, poller: RunningPoller): 
  */
 export async function runPollerUntilSignal(opts: { config: Config; logger: Logger }): Promise<void> {
   const { config, logger } = opts;
+  if (config.vcenters.length === 0) {
+    throw new VmlockError('VMLOCK_ERR_USAGE', 'no vCenter configured: add vcenters[] to the config file (see config/default.yaml) or pass --vcenter URL --user USER');
+  }
   const poller = await startPoller({ config, logger, health });
   const ops = await startOps(config, logger, poller);
   await new Promise<void>((resolve) => {
