@@ -107,10 +107,12 @@ export async function unlockVm(config: Config, logger: Logger, vm: string, opts:
     const deadline = Date.now() + (opts.waitMs ?? config.policy.kmsWaitTimeout + 15 * 60_000);
     if (job && !(await job.isCompleted()) && !(await job.isFailed())) {
       if (await job.isDelayed()) await job.promote().catch(() => undefined);
+      // The workers hold it: follow it for a while (they may be busy or not running).
+      const handOverDeadline = Date.now() + (opts.waitMs ?? 120_000);
       for (;;) {
         const inc = await store.require(id);
         if (isClosed(inc.state) || inc.state === 'awaiting-approval') return { incident: inc, ended: inc.state };
-        if (Date.now() > deadline) return { incident: inc, ended: 'handed-to-workers' };
+        if (Date.now() > handOverDeadline) return { incident: inc, ended: 'handed-to-workers' };
         await sleep(500);
       }
     }
