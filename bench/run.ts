@@ -5,149 +5,24 @@
  * lib/report.ts). Usage and exit codes: lib/args.ts (npm run bench -- --help).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { parseBenchArgs, USAGE, UsageError, type BenchOptions, type Phase } from './lib/args.ts';
 import { ChildSet } from './lib/children.ts';
 import type { PhaseEnv } from './lib/phase.ts';
-import { formatTable, makeCheck, type Check } from './lib/report.ts';
+import { formatTable } from './lib/report.ts';
+import { checksOf, notes, resultsJson, type PhaseResults } from './lib/results.ts';
 import { checkRabbit, checkRedis, deleteExchange, deletePrefix, ServiceUnavailableError } from './lib/services.ts';
-import { runStorm, type StormResult } from './scenarios/storm.ts';
-import { runInventory, type InventoryResult } from './scenarios/inventory.ts';
-import { runClient, type ClientResult } from './scenarios/client.ts';
+import { runStorm } from './scenarios/storm.ts';
+import { runInventory } from './scenarios/inventory.ts';
+import { runClient } from './scenarios/client.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-interface PhaseResults {
-  storm?: StormResult;
-  inventory?: InventoryResult;
-  client?: ClientResult;
-}
-
 function log(msg: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-}
-
-function checksOf(r: PhaseResults, o: BenchOptions): Check[] {
-  const s = r.storm;
-  const inv = r.inventory;
-  const c = r.client;
-  const skip = (p: Phase): boolean => !o.only.includes(p);
-  const [noStorm, noInv, noClient] = [skip('storm'), skip('inventory'), skip('client')];
-  return [
-    makeCheck('storm.seconds', s?.seconds, 's', undefined, noStorm),
-    makeCheck('storm.lowerBoundSeconds', s?.lowerBoundSeconds, 's', undefined, noStorm),
-    makeCheck('storm.ratio', s?.ratio, '', { op: '<=', limit: 1.2 }, noStorm),
-    makeCheck('storm.baselineSeconds', s?.baselineSeconds, 's', undefined, noStorm),
-    makeCheck('storm.ratioToBaseline', s?.ratioToBaseline, '', undefined, noStorm),
-    makeCheck('storm.callsPerIncident', s?.callsPerIncident, '', { op: '<=', limit: 3 }, noStorm),
-    makeCheck('storm.peakConcurrentTasks', s?.peakConcurrentTasks, '', { op: '<=', limit: o.taskConcurrency }, noStorm),
-    makeCheck('detection.p50Ms', inv?.detection.p50Ms, 'ms', undefined, noInv),
-    makeCheck('detection.p99Ms', inv?.detection.p99Ms, 'ms', { op: '<', limit: 1000 }, noInv),
-    makeCheck('idle.callsPerMinute', inv?.idle.callsPerMinute, '', { op: '<=', limit: 2 }, noInv),
-    makeCheck('idle.pollerCpuSeconds', inv?.idle.pollerCpuSeconds, 's', undefined, noInv),
-    makeCheck('memory.pollerRssMb', inv?.memory.pollerRssMb, 'MiB', undefined, noInv),
-    makeCheck('memory.workerRssMb', inv?.memory.workerRssMb, 'MiB', undefined, noInv),
-    makeCheck('memory.simulatorRssMb', inv?.memory.simulatorRssMb, 'MiB', undefined, noInv),
-    makeCheck('client.wsdlLoadMs', c?.wsdlLoadMs, 'ms', undefined, noClient),
-    makeCheck('client.parse10kMs', c?.parse10kMs, 'ms', undefined, noClient),
-  ];
-}
-
-/** Context printed under the table: where a storm spent its time, and how busy the machine was. */
-function notes(r: PhaseResults, startLoad: number): string[] {
-  const out: string[] = [];
-  const s = r.storm;
-  if (s) {
-    const b = s.breakdown;
-    out.push(`storm: every job added after ${b.lastJobAddedSeconds} s, last one started at ${b.lastJobStartedSeconds} s, finished at ${b.lastJobFinishedSeconds} s; outcomes ${JSON.stringify(s.outcomes)}`);
-    out.push(`storm CPU seconds: ${Object.entries(s.cpuSeconds).map(([k, v]) => `${k} ${v}`).join(', ')} (of ${cpus().length} cores x ${s.seconds} s)`);
-  }
-  out.push(`machine: ${cpus().length} cores, load average ${startLoad.toFixed(1)} at start, ${(loadavg()[0] ?? 0).toFixed(1)} at end`);
-  return out;
-}
-
-function resultsJson(r: PhaseResults, o: BenchOptions, checks: Check[], errors: { phase: string; message: string }[], startedAt: Date, startLoad: number): unknown {
-  const nul = <T>(v: T | undefined): T | null => (v === undefined || (typeof v === 'number' && !Number.isFinite(v)) ? null : v);
-  const s = r.storm;
-  const inv = r.inventory;
-  const c = r.client;
-  return {
-    benchmark: 'vmlock',
-    version: 1,
-    date: startedAt.toISOString(),
-    durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
-    quick: o.quick,
-    complete: errors.length === 0,
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryMb: Math.round(totalmem() / 2 ** 20), node: process.version, loadAverage1mAtStart: startLoad, loadAverage1mAtEnd: loadavg()[0] },
-    parameters: {
-      stormVms: o.stormVms,
-      inventoryVms: o.inventoryVms,
-      locks: o.locks,
-      lockGapMs: o.lockGapMs,
-      idleSeconds: o.idleSeconds,
-      latencyMs: o.latencyMs,
-      unlockTaskMs: o.unlockTaskMs,
-      taskConcurrency: o.taskConcurrency,
-      maxConcurrentTasksPerVcenter: o.taskConcurrency,
-      workers: o.workers,
-      workerConcurrency: o.workerConcurrency,
-      parseVms: o.parseVms,
-      seed: o.seed,
-      phases: o.only,
-    },
-    storm: {
-      vms: nul(s?.vms),
-      seconds: nul(s?.seconds),
-      lowerBoundSeconds: nul(s?.lowerBoundSeconds),
-      ratio: nul(s?.ratio),
-      baselineSeconds: nul(s?.baselineSeconds),
-      ratioToBaseline: nul(s?.ratioToBaseline),
-      callsPerIncident: nul(s?.callsPerIncident),
-      peakConcurrentTasks: nul(s?.peakConcurrentTasks),
-      incidents: nul(s?.incidents),
-      breakdown: s?.breakdown ?? null,
-      cpuSeconds: s?.cpuSeconds ?? null,
-      outcomes: s?.outcomes ?? {},
-      callsByMethod: s?.callsByMethod ?? {},
-      notifications: s?.notifications ?? {},
-    },
-    detection: {
-      inventoryVms: nul(inv?.vms),
-      locks: nul(inv?.detection.locks),
-      p50Ms: nul(inv?.detection.p50Ms),
-      p99Ms: nul(inv?.detection.p99Ms),
-      maxMs: nul(inv?.detection.maxMs),
-      samplesMs: inv?.detection.samplesMs ?? [],
-      notifications: inv?.notifications ?? {},
-    },
-    idle: {
-      inventoryVms: nul(inv?.vms),
-      seconds: nul(inv?.idle.seconds),
-      calls: nul(inv?.idle.calls),
-      callsPerMinute: nul(inv?.idle.callsPerMinute),
-      pollerCpuSeconds: nul(inv?.idle.pollerCpuSeconds),
-      callsByMethod: inv?.idle.callsByMethod ?? {},
-    },
-    memory: {
-      inventoryVms: nul(inv?.vms),
-      pollerRssMb: nul(inv?.memory.pollerRssMb),
-      workerRssMb: nul(inv?.memory.workerRssMb),
-      simulatorRssMb: nul(inv?.memory.simulatorRssMb),
-    },
-    client: {
-      wsdlLoadMs: nul(c?.wsdlLoadMs),
-      importMs: nul(c?.importMs),
-      parse10kMs: nul(c?.parse10kMs),
-      parseColdMs: nul(c?.parseColdMs),
-      parseVms: nul(c?.parseVms),
-      responseMb: nul(c?.responseMb),
-    },
-    checks: checks.map((k) => ({ name: k.name, value: k.value, unit: k.unit, target: k.target ? `${k.target.op} ${k.target.limit}` : null, result: k.skipped ? 'skipped' : k.pass === undefined ? null : k.pass ? 'PASS' : 'FAIL' })),
-    errors,
-  };
 }
 
 export async function main(argv: readonly string[]): Promise<number> {

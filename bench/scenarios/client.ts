@@ -9,6 +9,7 @@ export interface ClientResult {
   wsdlLoadMs: number;
   importMs: number;
   parse10kMs: number;
+  parseMedianMs: number;
   parseColdMs: number;
   parseVms: number;
   responseMb: number;
@@ -33,6 +34,7 @@ export async function runClient(env: PhaseEnv): Promise<ClientResult> {
     wsdlLoadMs: round(r.wsdlLoadMs, 1),
     importMs: round(r.importMs, 1),
     parse10kMs: round(r.parse10kMs, 1),
+    parseMedianMs: round(r.parseMedianMs, 1),
     parseColdMs: round(r.parseColdMs, 1),
     parseVms: r.parseVms,
     responseMb: round(r.responseMb, 2),
