@@ -176,11 +176,14 @@ function keyCause(code: Cause['code'], req: RequiredKey, message: string): Cause
 
 function advisories(facts: VmFacts, vm: VmCryptoSnapshot, required: RequiredKey[], kmsDown: Set<string>): Advisory[] {
   const out: Advisory[] = [];
-  const vsan = vm.datastores.filter((ds) => facts.datastoreTypes?.[ds.value]?.toLowerCase() === 'vsan');
+  // By datastore type when known, else by the default vSAN datastore name in the file paths.
+  const vsan = facts.datastoreTypes
+    ? vm.datastores.filter((ds) => facts.datastoreTypes?.[ds.value]?.toLowerCase() === 'vsan').map((d) => d.value)
+    : [...new Set([vm.vmPathName ?? '', ...vm.disks.map((d) => d.fileName)].map((p) => /^\[([^\]]+)\]/.exec(p)?.[1] ?? '').filter((n) => /vsan/i.test(n)))];
   if (vsan.length) {
     out.push({
       code: 'vsan-datastore',
-      message: `VM encryption on vSAN datastore ${vsan.map((d) => d.value).join(', ')}: prefer vSAN encryption there, which keeps deduplication and compression effective`,
+      message: `VM encryption on vSAN datastore ${vsan.join(', ')}: prefer vSAN encryption there, which keeps deduplication and compression effective`,
     });
   }
   const home = vm.keyId;

@@ -91,6 +91,11 @@ describe('diagnose: advisories (never blocking)', () => {
     const d = diagnose(facts({ datastoreTypes: { 'ds-1': 'vsan' } }));
     expect(d.advisories.map((a) => a.code)).toContain('vsan-datastore');
   });
+  it('flags vSAN by the default vSAN datastore name when types are unknown', () => {
+    const d = diagnose(facts({ snapshot: snapshot({ vmPathName: '[vsanDatastore] vm-1/vm-1.vmx' }) }));
+    expect(d.advisories.find((a) => a.code === 'vsan-datastore')?.message).toContain('vsanDatastore');
+    expect(diagnose(facts()).advisories.map((a) => a.code)).not.toContain('vsan-datastore');
+  });
   it('flags keys no VM uses', () => {
     const orphan = { ...status({ keyId: 'k-old', providerId: { id: PROVIDER } }, true), encryptedVMs: [] };
     const d = diagnose(facts({ keyStatuses: [status(HOME, true), status(DATA, true), orphan] }));
