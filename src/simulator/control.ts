@@ -26,7 +26,8 @@
  *   DELETE /_sim/faults                     drop every injected fault and delay
  *
  * {host}, {vm} accept a moref (host-12, vm-42) or a name; {keyId} a key id or a scenario key name.
- * A bad request gets HTTP 400 {error} naming the problem; an unknown object 404 {error}.
+ * A bad request (bad JSON, a missing field, an unknown VM/host/key/provider) gets HTTP 400 {error}
+ * naming the problem; an unknown route 404 {error}.
  */
 import type { SimContext } from './context.ts';
 import { keyName, type KeyRef, type SimHost, type SimVm } from './model.ts';
@@ -48,7 +49,8 @@ class ControlError extends Error {
 }
 
 const bad = (msg: string) => new ControlError(400, msg);
-const notFound = (msg: string) => new ControlError(404, msg);
+/** An unknown VM, host, key or provider is a bad request too (400). */
+const notFound = (msg: string) => new ControlError(400, msg);
 
 function body(b: unknown): Record<string, unknown> {
   if (b === undefined || b === null) return {};

@@ -73,6 +73,7 @@ export function createSimServer(ctx: SimContext, control: Control, opts: ServerO
         }
       }
       const r = control.handle(req.method ?? 'GET', url, parsed);
+      ctx.logger.debug({ method: req.method, path: url.pathname, status: r.status }, 'control call');
       sendJson(res, r.status, r.json);
       return;
     }

@@ -238,7 +238,7 @@ describe('simulator crypto world (mixed scenario)', () => {
     expect((await ctl.vm(h.moref)).cryptoState).toBe('unlocked');
     await ctl.removeHostKey(h.host, 'k-healthy');
     expect((await ctl.vm(h.moref)).cryptoState).toBe('locked');
-    await expect(ctl.lock(['vm-nope'])).rejects.toThrow(/HTTP 404.*unknown VM "vm-nope"/);
+    await expect(ctl.lock(['vm-nope'])).rejects.toThrow(/HTTP 400.*unknown VM "vm-nope"/);
     await expect(ctl.grant('nobody', 'X')).rejects.toThrow(/HTTP 400.*unknown user "nobody"/);
     await expect(ctl.kmsKey('k-healthy', 'explode' as 'remove')).rejects.toThrow(/HTTP 400.*unknown key action/);
     const res = await fetch(`${sim.controlUrl}/lock`, { method: 'POST', body: JSON.stringify({ vms: 'vm-1' }) });
