@@ -52,6 +52,17 @@ export type RunResult =
 export const APPROVAL_RECHECK_MS = 24 * 3600_000;
 
 /**
+ * Decisions (also in the report):
+ *  - dry-run: diagnosis and plan run and are recorded (actions with dryRun: true,
+ *    state planned); the incident ends `escalated` with humanAction "dry-run: ...
+ *    apply the plan"; nothing changes in vCenter. A plan with no action resolves.
+ *  - policy.powerOn "previous": on when the VM was poweredOn at the first diagnosis
+ *    (progress meta:initialPower) or a failed power-on was a signal (the job's
+ *    signal, or a VmFailedToPowerOnEvent of the VM in the recent events).
+ *  - vm-gone, not-encrypted, stale-alarm: resolved (stale alarms acknowledged per policy).
+ *  - kms-unreachable: waiting-kms, re-diagnosed on each wake with fresh key statuses,
+ *    escalated after policy.kmsWaitTimeout.
+ *
  * Drives one incident from its current step to an outcome or a wait:
  * diagnose → plan → (approval) → act → verify. Every step first re-reads what
  * it depends on, so running it again after a crash never repeats a finished
