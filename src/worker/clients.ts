@@ -3,7 +3,8 @@ import type { Logger } from '../log.ts';
 import type { VsphereApi } from '../vsphere/api.ts';
 import { createClientFromConfig } from '../vsphere/client.ts';
 import { FactGatherer, type GatherOptions } from '../remediation/gather.ts';
-import { VmlockError } from '../errors.ts';
+import { errorMessage, VmlockError } from '../errors.ts';
+import { health } from '../ops/health.ts';
 
 export type ClientFactory = (vc: VcenterConfig, logger: Logger) => VsphereApi;
 
@@ -34,11 +35,18 @@ export class VcenterPool {
     if (!vc) return Promise.reject(new VmlockError('VMLOCK_ERR_CONFIG', `vCenter "${name}" is not in the configuration`));
     const handle = (async () => {
       const api = this.factory(vc, this.logger.child({ vcenter: name }));
-      await api.connect();
+      try {
+        await api.connect();
+      } catch (err) {
+        await api.close().catch(() => undefined);
+        throw err;
+      }
+      health.report(`vcenter:${name}`, true, 'connected');
       return { api, gatherer: new FactGatherer(api, this.logger.child({ vcenter: name }), this.gatherOptions) };
     })();
     this.#handles.set(name, handle);
-    handle.catch(() => {
+    handle.catch((err: unknown) => {
+      health.report(`vcenter:${name}`, false, 'cannot connect', errorMessage(err));
       if (this.#handles.get(name) === handle) this.#handles.delete(name);
     });
     return handle;
