@@ -60,6 +60,8 @@ export interface DemoReport {
   simulator: SimStats;
   logDir: string;
   configFile: string;
+  /** False when --cleanup removed the run's keys from Redis. */
+  redisKept: boolean;
 }
 
 const TERMINAL = new Set(['resolved', 'escalated', 'failed']);
@@ -133,6 +135,7 @@ export interface BuildReportInput {
   simulator: SimStats;
   logDir: string;
   configFile: string;
+  redisKept?: boolean;
 }
 
 export function buildReport(input: BuildReportInput): DemoReport {
@@ -186,6 +189,7 @@ export function buildReport(input: BuildReportInput): DemoReport {
     simulator: input.simulator,
     logDir: input.logDir,
     configFile: input.configFile,
+    redisKept: input.redisKept ?? true,
   };
   if (failure) report.failure = failure;
   return report;
@@ -241,7 +245,7 @@ export function formatReport(r: DemoReport): string {
       `disk files destroyed: ${sim.destroyedFiles.length ? sim.destroyedFiles.join(', ') : 'none'}`,
   );
   out.push(`logs: ${r.logDir}`);
-  out.push(`config: ${r.configFile} (e.g. vmlock incidents --config ${r.configFile})`);
+  out.push(r.redisKept ? `config: ${r.configFile} (e.g. vmlock incidents --config ${r.configFile})` : `config: ${r.configFile} (the run's Redis keys were removed)`);
   if (r.timedOut) out.push('TIMED OUT before every incident ended.');
   if (r.failure) out.push(`FAILED: ${r.failure}`);
   out.push(r.ok ? `RESULT: every VM ended as the scenario expects.` : `RESULT: FAILED (${r.summary.mismatched} VM(s) not as expected${r.timedOut ? ', timed out' : ''}).`);

@@ -38,6 +38,8 @@ export interface DemoOptions {
   /** Where progress lines go (stderr in the CLI). */
   progress: NodeJS.WriteStream;
   signal?: AbortSignal;
+  /** Delete this run's Redis keys after the report (default: keep them for `vmlock incidents`). */
+  cleanup?: boolean;
   /** Extra arguments for `vmlock sim` (e.g. --seed). */
   simArgs?: string[];
 }
@@ -208,6 +210,16 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   await group.stopAll();
   process.removeListener('exit', lastResort);
   await tap?.close();
+  let cleaned = false;
+  if (opts.cleanup) {
+    try {
+      const removed = await deleteKeys(redis, `${redisPrefix}:*`);
+      cleaned = true;
+      view.note(`removed the run's ${removed} Redis keys (${redisPrefix}:*)`);
+    } catch (err) {
+      view.note(`could not remove the run's Redis keys: ${errorMessage(err)}`);
+    }
+  }
   redis.disconnect();
 
   const report = buildReport({
@@ -226,6 +238,19 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     simulator,
     logDir: dir,
     configFile,
+    redisKept: !cleaned,
   });
   return { kind: 'finished', report };
+}
+
+/** SCAN + UNLINK of every key matching the pattern (never KEYS or FLUSH on a shared Redis). */
+async function deleteKeys(redis: Redis, pattern: string): Promise<number> {
+  let cursor = '0';
+  let removed = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) removed += await redis.unlink(...keys);
+  } while (cursor !== '0');
+  return removed;
 }

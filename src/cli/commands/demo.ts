@@ -31,6 +31,7 @@ interface DemoFlags {
   amqpUrl: string;
   exchange: string;
   seed?: string;
+  cleanup: boolean;
 }
 
 export function register(program: Command): void {
@@ -52,13 +53,15 @@ export function register(program: Command): void {
     .option('--amqp-url <url>', 'RabbitMQ to use', process.env.VMLOCK__rabbitmq__url ?? 'amqp://guest:guest@127.0.0.1:5672')
     .option('--exchange <name>', 'RabbitMQ topic exchange for notifications', 'vmlock.events')
     .option('--seed <n>', 'simulator random seed (passed to vmlock sim --seed)')
+    .option('--cleanup', "delete the run's Redis keys after the report (default: keep them for vmlock incidents)", false)
     .addHelpText(
       'after',
       `
 Exit codes: 0 every VM as expected; 1 a VM not as expected, a timeout or a process that died;
 3 Redis or RabbitMQ not reachable (nothing was started); 130 interrupted (Ctrl-C).
 Each run uses its own Redis prefix and vCenter name, so reruns never collide; the logs of
-every process and the generated config stay in a temp directory whose path is printed.
+every process and the generated config stay in a temp directory whose path is printed, and
+the run's incidents stay in Redis (vmlock incidents --config <that config>) unless --cleanup.
 
 Examples:
   npm run demo
@@ -90,6 +93,7 @@ Examples:
           exchange: flags.exchange,
           progress: process.stderr,
           signal: controller.signal,
+          cleanup: flags.cleanup,
           ...(flags.seed ? { simArgs: ['--seed', flags.seed] } : {}),
         });
         if (result.kind === 'preflight-failed') {
