@@ -208,7 +208,14 @@ export class World {
         result.failed.push({ key, reason: a.reason ?? 'unknown' });
       }
     }
-    if (result.sent.length > 0) this.refreshHost(host);
+    if (result.sent.length > 0) {
+      // Only VMs whose home key just arrived can change state.
+      const sent = new Set(result.sent.map(keyName));
+      for (const id of host.vms) {
+        const other = this.vms.get(id);
+        if (other?.homeKey && sent.has(keyName(other.homeKey))) this.refreshVm(other);
+      }
+    }
     return result;
   }
 
@@ -270,12 +277,12 @@ export class World {
     }
   }
 
-  /** Notices a lock or unlock of one VM: events, alarm, watchers. */
+  /** Notices a lock or unlock of one VM: events, alarm, watchers. Lock state is the only derived property, so nothing else changes. */
   refreshVm(vm: SimVm): void {
     const locked = this.isLocked(vm);
-    this.touch(vm.id);
     if (locked === vm.lastLocked) return;
     vm.lastLocked = locked;
+    this.touch(vm.id);
     const host = this.hostOf(vm);
     const common = {
       userName: '',
