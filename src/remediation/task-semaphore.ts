@@ -39,7 +39,11 @@ export interface Lease {
 export interface TaskSemaphoreOptions {
   /** Lease length; renewed every third of it while held. */
   leaseMs?: number;
-  /** Longest pause between acquire attempts (jittered). */
+  /**
+   * Longest pause between acquire attempts (jittered). Waiters are woken at once
+   * by a release (Redis pub/sub); the pause only covers expired leases of dead
+   * holders and lost messages.
+   */
   pollMs?: number;
 }
 
@@ -53,12 +57,15 @@ export class TaskSemaphore {
   readonly #prefix: string;
   readonly #leaseMs: number;
   readonly #pollMs: number;
+  #sub: Redis | undefined;
+  readonly #subscribed = new Set<string>();
+  readonly #waiters = new Map<string, Set<() => void>>();
 
   constructor(redis: Redis, prefix: string, opts: TaskSemaphoreOptions = {}) {
     this.#redis = redis;
     this.#prefix = prefix;
     this.#leaseMs = opts.leaseMs ?? 30_000;
-    this.#pollMs = opts.pollMs ?? 30;
+    this.#pollMs = opts.pollMs ?? 250;
   }
 
   key(vcenter: string): string {
@@ -67,12 +74,14 @@ export class TaskSemaphore {
 
   async acquire(vcenter: string, limit: number, signal?: AbortSignal): Promise<Lease> {
     const key = this.key(vcenter);
+    const channel = `${key}:released`;
     const token = randomUUID();
     for (;;) {
       signal?.throwIfAborted();
       const ok = (await this.#redis.eval(ACQUIRE, 1, key, token, String(limit), String(this.#leaseMs))) as number;
       if (ok === 1) break;
-      await new Promise((r) => setTimeout(r, this.#pollMs / 2 + Math.random() * this.#pollMs));
+      await this.#subscribe(channel);
+      await this.#waitForRelease(channel, this.#pollMs / 2 + Math.random() * this.#pollMs);
     }
     const timer = setInterval(() => {
       this.#redis.eval(RENEW, 1, key, token, String(this.#leaseMs)).catch(() => undefined);
@@ -82,9 +91,43 @@ export class TaskSemaphore {
       token,
       release: async () => {
         clearInterval(timer);
-        await this.#redis.zrem(key, token);
+        await this.#redis.multi().zrem(key, token).publish(channel, token).exec();
       },
     };
+  }
+
+  async #subscribe(channel: string): Promise<void> {
+    if (this.#subscribed.has(channel)) return;
+    if (!this.#sub) {
+      this.#sub = this.#redis.duplicate();
+      this.#sub.on('error', () => undefined);
+      this.#sub.on('message', (ch: string) => {
+        const set = this.#waiters.get(ch);
+        if (!set) return;
+        this.#waiters.delete(ch);
+        for (const wake of set) wake();
+      });
+    }
+    this.#subscribed.add(channel);
+    try {
+      await this.#sub.subscribe(channel);
+    } catch {
+      this.#subscribed.delete(channel); // polling still works
+    }
+  }
+
+  #waitForRelease(channel: string, maxMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      let set = this.#waiters.get(channel);
+      if (!set) this.#waiters.set(channel, (set = new Set()));
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.#waiters.get(channel)?.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, maxMs);
+      set.add(wake);
+    });
   }
 
   /** Holders with unexpired leases right now. */
@@ -92,5 +135,13 @@ export class TaskSemaphore {
     const t = await this.#redis.time();
     const now = Number(t[0]) * 1000 + Math.floor(Number(t[1]) / 1000);
     return this.#redis.zcount(this.key(vcenter), now, '+inf');
+  }
+
+  /** Closes the release subscription (the shared connection stays the caller's). */
+  async close(): Promise<void> {
+    const sub = this.#sub;
+    this.#sub = undefined;
+    this.#subscribed.clear();
+    if (sub) await sub.quit().catch(() => sub.disconnect());
   }
 }

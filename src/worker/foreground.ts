@@ -98,6 +98,7 @@ export async function unlockVm(config: Config, logger: Logger, vm: string, opts:
   const queue = new Queue(INCIDENTS_QUEUE, { connection: { url: config.redis.url }, prefix: config.redis.prefix });
   queue.on('error', () => undefined);
   const outbox = new NotificationOutbox({ redisUrl: config.redis.url, prefix: config.redis.prefix, logger });
+  let semaphore: TaskSemaphore | undefined;
   try {
     const store = new IncidentStore(redis, config.redis.prefix);
     const at = new Date().toISOString();
@@ -118,12 +119,13 @@ export async function unlockVm(config: Config, logger: Logger, vm: string, opts:
     }
     const data: IncidentJob = { incidentId: id, vcenter: found.vcenter, vm: { moref: found.moref, name: found.name }, openedAt: at, signal };
     let progress: Progress = initialProgress();
+    semaphore = new TaskSemaphore(redis, config.redis.prefix);
     const deps = {
       api: found.api,
       gatherer: new FactGatherer(found.api, logger),
       store,
       policy: config.policy,
-      semaphore: new TaskSemaphore(redis, config.redis.prefix),
+      semaphore,
       vmLocks: new VmLockManager(redis, config.redis.prefix),
       notify: (async (n) => {
         await outbox.emit({ ...n, vcenterSource: `vmlock/vcenter/${found.vcenter}`, at: new Date().toISOString() });
@@ -150,7 +152,7 @@ export async function unlockVm(config: Config, logger: Logger, vm: string, opts:
       await sleep(r.ms);
     }
   } finally {
-    await Promise.allSettled([found.api.close(), queue.close(), outbox.close()]);
+    await Promise.allSettled([found.api.close(), queue.close(), outbox.close(), semaphore?.close()]);
     redis.disconnect();
   }
 }

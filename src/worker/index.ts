@@ -121,7 +121,7 @@ export async function startWorker(opts: { config: Config; logger: Logger; tuning
       (stopped ??= (async () => {
         await worker.close().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'worker close'));
         await notifier?.stop().catch(() => undefined);
-        await Promise.allSettled([queue.close(), outbox.close(), pool.close()]);
+        await Promise.allSettled([queue.close(), outbox.close(), pool.close(), semaphore.close()]);
         redis.disconnect();
         health.report('worker', false, 'stopped');
         logger.info('incident worker stopped');

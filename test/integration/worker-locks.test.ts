@@ -27,12 +27,13 @@ describe('TaskSemaphore (per-vCenter task limit across processes)', () => {
   it('lets at most `limit` holders in at once, from several independent clients', async () => {
     const p = prefix('sem');
     const clients = [redis, redis.duplicate(), redis.duplicate()];
+    // Three "processes"; their waiters are woken by releases (no fast polling here).
+    const sems = clients.map((c) => new TaskSemaphore(c, p, { pollMs: 5_000 }));
     let inside = 0;
     let peak = 0;
     await Promise.all(
       Array.from({ length: 24 }, async (_, i) => {
-        const sem = new TaskSemaphore(clients[i % 3]!, p, { pollMs: 10 });
-        const lease = await sem.acquire('vc1', 3);
+        const lease = await sems[i % 3]!.acquire('vc1', 3);
         inside++;
         peak = Math.max(peak, inside);
         await sleep(15);
@@ -40,6 +41,7 @@ describe('TaskSemaphore (per-vCenter task limit across processes)', () => {
         await lease.release();
       }),
     );
+    await Promise.all(sems.map((s) => s.close()));
     await Promise.all(clients.slice(1).map((c) => c.quit()));
     expect(peak).toBe(3);
     expect(await new TaskSemaphore(redis, p).holders('vc1')).toBe(0);
@@ -55,6 +57,7 @@ describe('TaskSemaphore (per-vCenter task limit across processes)', () => {
     expect(await redis.zscore(`${p}:tasks:vc1`, 'dead-holder')).toBeNull();
     await lease.release();
     await other.release();
+    await sem.close();
   });
 });
 
