@@ -124,12 +124,11 @@ export class TaskManager {
 
   private trim(): void {
     if (this.tasks.size <= MAX_RECENT) return;
+    // Oldest first; tasks finish about in creation order, so stop at the first unfinished one.
     for (const [id, t] of this.tasks) {
-      if (this.tasks.size <= MAX_RECENT) break;
-      if (t.completeTime !== undefined) {
-        this.tasks.delete(id);
-        this.world.types.delete(id);
-      }
+      if (this.tasks.size <= MAX_RECENT || t.completeTime === undefined) break;
+      this.tasks.delete(id);
+      this.world.types.delete(id);
     }
   }
 }

@@ -208,15 +208,31 @@ export class World {
         result.failed.push({ key, reason: a.reason ?? 'unknown' });
       }
     }
-    if (result.sent.length > 0) {
-      // Only VMs whose home key just arrived can change state.
-      const sent = new Set(result.sent.map(keyName));
-      for (const id of host.vms) {
+    // Only VMs whose home key just arrived can change state.
+    for (const key of result.sent) {
+      for (const id of this.vmsWithHomeKey(keyName(key))) {
         const other = this.vms.get(id);
-        if (other?.homeKey && sent.has(keyName(other.homeKey))) this.refreshVm(other);
+        if (other && other.hostId === host.id) this.refreshVm(other);
       }
     }
     return result;
+  }
+
+  private homeKeyIndex: Map<string, string[]> | undefined;
+
+  /** VM ids by home key (built on first use; VMs keep their home key for life). */
+  private vmsWithHomeKey(name: string): string[] {
+    if (!this.homeKeyIndex) {
+      this.homeKeyIndex = new Map();
+      for (const vm of this.vms.values()) {
+        if (!vm.homeKey) continue;
+        const n = keyName(vm.homeKey);
+        const list = this.homeKeyIndex.get(n);
+        if (list) list.push(vm.id);
+        else this.homeKeyIndex.set(n, [vm.id]);
+      }
+    }
+    return this.homeKeyIndex.get(name) ?? [];
   }
 
   /** Why a power-on of this VM fails now, or undefined when it would succeed. */
@@ -362,6 +378,7 @@ export class World {
   /** Unregisters a VM (it is gone from the inventory; its files stay). */
   removeVm(vm: SimVm): void {
     this.vms.delete(vm.id);
+    this.homeKeyIndex = undefined;
     this.types.delete(vm.id);
     this.hosts.get(vm.hostId)?.vms.delete(vm.id);
     const folder = this.folders.get(vm.folderId);
