@@ -89,7 +89,6 @@ export class Control {
     const parts = url.pathname.replace(/^\/_sim\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
     const [a, b, c, d] = parts;
     const w = this.ctx.world;
-    const route = `${method} ${parts.length}`;
     if (method === 'GET' && a === 'stats' && parts.length === 1) return this.stats();
     if (method === 'POST' && a === 'stats' && b === 'reset' && parts.length === 2) return this.resetStats();
     if (method === 'GET' && a === 'vms' && parts.length === 1) return [...w.vms.values()].map((vm) => this.vmJson(vm));
@@ -207,7 +206,7 @@ export class Control {
         return { ok: true, rules: this.ctx.faultRules.length };
       }
     }
-    throw new ControlError(404, `no control route ${method} ${url.pathname} (${route}); see the list at the top of src/simulator/control.ts`);
+    throw new ControlError(404, `no control route ${method} ${url.pathname}; see the list at the top of src/simulator/control.ts`);
   }
 
   private stats(): unknown {

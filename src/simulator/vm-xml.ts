@@ -23,7 +23,8 @@ function backingXVal(vm: SimVm, type: string, link: SimDiskLink, parents: SimDis
       ['writeThrough', bool(false)],
       ['thinProvisioned', bool(true)],
       ['eagerlyScrub', bool(false)],
-      ['uuid', str(nested ? d.uuid.replace(/.$/, '0') : d.uuid)],
+      // A parent link is another file: give it its own (derived) uuid.
+      ['uuid', str(nested ? `${d.uuid.slice(0, -4)}${link.fileName.length.toString(16).padStart(4, '0')}` : d.uuid)],
       ['parent', parent],
       ['deltaDiskFormat', parents.length || nested ? str('redoLogFormat') : undefined],
       ['digestEnabled', bool(false)],
