@@ -198,12 +198,17 @@ async function runTask(
         if (isTransient(err)) throw err;
         throw new ActionFailedError(a, `${a.kind} could not start: ${errorMessage(err)}`, { cause: err });
       }
+    }
+    // Start waiting at once; the task MoRef is saved meanwhile (the task runs anyway), and
+    // both are done before the result is acted on.
+    const waiting = deps.api.waitForTask(task, { timeoutMs: deps.taskTimeoutMs });
+    waiting.catch(() => undefined);
+    if (!existing) {
       progress.tasks[id] = task.value;
-      await deps.save(progress);
-      await deps.record({ state: 'started', task: task.value, startedAt: new Date().toISOString() });
+      await Promise.all([deps.save(progress), deps.record({ state: 'started', task: task.value, startedAt: new Date().toISOString() })]);
     }
     try {
-      await deps.api.waitForTask(task, { timeoutMs: deps.taskTimeoutMs });
+      await waiting;
       deps.gatherer.forgetVm(moref);
     } catch (err) {
       deps.gatherer.forgetVm(moref);
