@@ -115,6 +115,8 @@ export interface SimVm {
   alarms: SimAlarmState[];
   /** Bumped on every config change (config.changeVersion). */
   changeVersion: number;
+  /** A connection state forced by the scenario (e.g. an inaccessible VM that is not encrypted); locks still show invalid. */
+  connectionOverride?: 'invalid' | 'inaccessible' | 'orphaned' | 'disconnected';
   /** Lock state last seen by World.refresh, to emit lock/unlock events once. */
   lastLocked: boolean;
 }

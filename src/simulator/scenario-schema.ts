@@ -66,6 +66,8 @@ const vmSchema = z
     extraConfig: z.record(z.string(), z.string()).default({}),
     /** Keys dropped from the host cache at start: home, disk:N (that disk's own key). */
     missingOnHost: z.array(z.string().regex(/^(home|disk:\d+)$/, 'expected home or disk:<index>')).default([]),
+    /** Force runtime.connectionState (e.g. invalid on a VM that is not encrypted: the not-encrypted cause). */
+    connectionState: z.enum(['invalid', 'inaccessible', 'orphaned', 'disconnected']).optional(),
     /** A red locked-VM alarm on the VM at start, even though it is unlocked. */
     staleAlarm: z.boolean().default(false),
     /** A user tried to power the VM on at start (fails when a key is missing, with an event). */

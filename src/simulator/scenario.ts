@@ -303,6 +303,7 @@ function addVm(w: World, spec: ScenarioVm, host: SimHost, folderId: string, data
     alarms: [],
     changeVersion: 1,
     lastLocked: false,
+    connectionOverride: spec.connectionState,
   };
   w.vms.set(id, vm);
   w.types.set(id, 'VirtualMachine');

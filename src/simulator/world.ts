@@ -181,8 +181,8 @@ export class World {
     return this.isLocked(vm) ? 'locked' : 'unlocked';
   }
 
-  connectionState(vm: SimVm): 'connected' | 'invalid' {
-    return this.isLocked(vm) ? 'invalid' : 'connected';
+  connectionState(vm: SimVm): string {
+    return this.isLocked(vm) ? 'invalid' : (vm.connectionOverride ?? 'connected');
   }
 
   /**

@@ -289,6 +289,7 @@ describe('simulator snapshot chains and boot options', () => {
             bootOrder: ['cdrom', 'disk:0', 'ethernet'],
             extraConfig: { 'bios.hddOrder': 'nvme0:0' },
           },
+          { name: 'plain', host: 'esx-1', connectionState: 'invalid', disks: [{ at: 'scsi0:0' }], expect: { outcome: 'escalated', cause: 'not-encrypted' } },
         ],
       },
     });
@@ -305,6 +306,13 @@ describe('simulator snapshot chains and boot options', () => {
       expect(a.text).toContain('<val xsi:type="ArrayOfVirtualMachineBootOptionsBootableDevice"><VirtualMachineBootOptionsBootableDevice xsi:type="VirtualMachineBootOptionsBootableCdromDevice"></VirtualMachineBootOptionsBootableDevice><VirtualMachineBootOptionsBootableDevice xsi:type="VirtualMachineBootOptionsBootableDiskDevice"><deviceKey>2000</deviceKey>');
       expect(a.text).toContain('<OptionValue xsi:type="OptionValue"><key>bios.hddOrder</key><value xsi:type="xsd:string">nvme0:0</value></OptionValue>');
       expect(await ctl.powerOnAttempt(vm.moref)).toMatchObject({ ok: false, fault: 'GenericVmConfigFault' });
+
+      // A VM that is not encrypted but shows invalid (the not-encrypted cause).
+      const plain = await ctl.vm('plain');
+      expect(plain).toMatchObject({ connectionState: 'invalid', cryptoState: 'unlocked', keyId: null, triggeredAlarms: [] });
+      const r = await p.call('RetrievePropertiesEx', 'PropertyCollector', 'propertyCollector', `<specSet>${objSpec('VirtualMachine', plain.moref, ['runtime.connectionState', 'config.keyId'])}</specSet><options/>`);
+      expect(r.text).toContain('<val xsi:type="VirtualMachineConnectionState">invalid</val>');
+      expect(r.text).not.toContain('config.keyId');
     } finally {
       await sim.stop();
     }
