@@ -8,7 +8,7 @@ import type { MoRef, VmCryptoSnapshot } from '../vsphere/types.ts';
 import { errorMessage } from '../errors.ts';
 import type { FactGatherer } from './gather.ts';
 import type { PlannedAction } from './plan.ts';
-import { taskOf, type Progress } from './progress.ts';
+import { meta, taskOf, type Progress } from './progress.ts';
 import type { TaskSemaphore } from './task-semaphore.ts';
 
 /** An action failed for a reason retrying will not fix: the incident escalates. */
@@ -124,7 +124,7 @@ async function unlock(deps: ExecuteDeps, moref: string, a: PlannedAction, progre
 
 /** An unlock is skipped only when the VM was locked when planned and is unlocked now. */
 function unlockedSincePlan(vm: VmCryptoSnapshot, progress: Progress): boolean {
-  return progress.tasks['meta:wasLocked'] === 'true' && !isLocked(vm);
+  return meta(progress, 'wasLocked') === 'true' && !isLocked(vm);
 }
 
 async function reload(deps: ExecuteDeps, moref: string, a: PlannedAction, progress: Progress, id: string): Promise<ActionResult> {

@@ -1,7 +1,7 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Config } from '../config/schema.ts';
 import { errorMessage } from '../errors.ts';
-import { parseIncidentJob, type IncidentJob } from '../incidents/model.ts';
+import { isClosed, parseIncidentJob, type IncidentJob } from '../incidents/model.ts';
 import type { IncidentStore } from '../incidents/store.ts';
 import type { Logger } from '../log.ts';
 import { meta, setMeta, initialProgress, type Progress } from '../remediation/progress.ts';
@@ -96,7 +96,7 @@ async function failIncident(deps: ProcessorDeps, data: IncidentJob, log: Logger,
   log.error({ err: errorMessage(err) }, 'incident failed');
   const inc = await deps.store.get(data.incidentId, { timeline: false }).catch(() => null);
   if (!inc) throw new UnrecoverableError(message);
-  if (['resolved', 'escalated', 'failed'].includes(inc.state)) return inc.state;
+  if (isClosed(inc.state)) return inc.state;
   await deps.store.close(
     data.incidentId,
     'failed',
