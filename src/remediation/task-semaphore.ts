@@ -51,6 +51,8 @@ export interface TaskSemaphoreOptions {
  * A counting semaphore per vCenter across every worker process: at most
  * policy.maxConcurrentTasksPerVcenter mutating vCenter tasks run at once. Held
  * from the task's start to its end; a lease of a killed process expires.
+ * Within a process waiters queue up and only the first asks Redis, so a
+ * release costs one attempt per process rather than one per waiter.
  */
 export class TaskSemaphore {
   readonly #redis: Redis;
@@ -60,6 +62,10 @@ export class TaskSemaphore {
   #sub: Redis | undefined;
   readonly #subscribed = new Set<string>();
   readonly #waiters = new Map<string, Set<() => void>>();
+  /** Releases seen per channel (message or local), so a release between a failed attempt and the wait is not missed. */
+  readonly #releases = new Map<string, number>();
+  /** Tail of each key's local queue: one waiter per process asks Redis at a time (no herd of attempts per release). */
+  readonly #queueTails = new Map<string, Promise<void>>();
 
   constructor(redis: Redis, prefix: string, opts: TaskSemaphoreOptions = {}) {
     this.#redis = redis;
@@ -76,12 +82,19 @@ export class TaskSemaphore {
     const key = this.key(vcenter);
     const channel = `${key}:released`;
     const token = randomUUID();
-    for (;;) {
-      signal?.throwIfAborted();
-      const ok = (await this.#redis.eval(ACQUIRE, 1, key, token, String(limit), String(this.#leaseMs))) as number;
-      if (ok === 1) break;
-      await this.#subscribe(channel);
-      await this.#waitForRelease(channel, this.#pollMs / 2 + Math.random() * this.#pollMs);
+    const leaveQueue = await this.#joinQueue(key);
+    try {
+      for (;;) {
+        signal?.throwIfAborted();
+        const seen = this.#releases.get(channel) ?? 0;
+        const ok = (await this.#redis.eval(ACQUIRE, 1, key, token, String(limit), String(this.#leaseMs))) as number;
+        if (ok === 1) break;
+        await this.#subscribe(channel);
+        if ((this.#releases.get(channel) ?? 0) !== seen) continue;
+        await this.#waitForRelease(channel, this.#pollMs / 2 + Math.random() * this.#pollMs);
+      }
+    } finally {
+      leaveQueue();
     }
     const timer = setInterval(() => {
       this.#redis.eval(RENEW, 1, key, token, String(this.#leaseMs)).catch(() => undefined);
@@ -92,8 +105,31 @@ export class TaskSemaphore {
       release: async () => {
         clearInterval(timer);
         await this.#redis.multi().zrem(key, token).publish(channel, token).exec();
+        this.#released(channel); // this process's next waiter need not wait for the message
       },
     };
+  }
+
+  /** Waits for this process's earlier waiters on the key; the returned function lets the next one go. */
+  async #joinQueue(key: string): Promise<() => void> {
+    const before = this.#queueTails.get(key) ?? Promise.resolve();
+    let leave!: () => void;
+    const mine = new Promise<void>((resolve) => (leave = resolve));
+    const tail = before.then(() => mine);
+    this.#queueTails.set(key, tail);
+    await before;
+    return () => {
+      if (this.#queueTails.get(key) === tail) this.#queueTails.delete(key);
+      leave();
+    };
+  }
+
+  #released(channel: string): void {
+    this.#releases.set(channel, (this.#releases.get(channel) ?? 0) + 1);
+    const set = this.#waiters.get(channel);
+    if (!set) return;
+    this.#waiters.delete(channel);
+    for (const wake of set) wake();
   }
 
   async #subscribe(channel: string): Promise<void> {
@@ -101,12 +137,7 @@ export class TaskSemaphore {
     if (!this.#sub) {
       this.#sub = this.#redis.duplicate();
       this.#sub.on('error', () => undefined);
-      this.#sub.on('message', (ch: string) => {
-        const set = this.#waiters.get(ch);
-        if (!set) return;
-        this.#waiters.delete(ch);
-        for (const wake of set) wake();
-      });
+      this.#sub.on('message', (ch: string) => this.#released(ch));
     }
     this.#subscribed.add(channel);
     try {
