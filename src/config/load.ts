@@ -130,7 +130,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const sourceOf = (path: readonly PropertyKey[]): string => {
     const dotted = path.join('.');
     for (const [k, name] of envKeys) if (dotted === k || dotted.startsWith(k + '.') || k.startsWith(dotted + '.')) return `environment ${name}`;
-    if (opts.overrides && hasPath(opts.overrides, path)) return 'command-line flags';
+    if (opts.overrides && path.length > 0 && hasPath(opts.overrides, path)) return 'command-line flags';
     if (file && hasPath(user, path.slice(0, Math.max(1, path.length)))) return file;
     if (file && path.length > 1 && hasPath(user, path.slice(0, 1))) return file;
     return DEFAULT_CONFIG_FILE;
@@ -145,6 +145,8 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       if (issue.code === 'unrecognized_keys') {
         key = [...path, ...issue.keys].join('.');
         message = `unknown setting "${issue.keys.join('", "')}"`;
+        // Blame the unknown key itself, not its parent (the root has no source).
+        return { key, source: sourceOf([...path, issue.keys[0] ?? '']), message };
       }
       return { key, source: sourceOf(path), message };
     });

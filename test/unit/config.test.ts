@@ -59,6 +59,15 @@ describe('config loader', () => {
     expect(ps[0]?.message).toMatch(/not a duration/);
   });
 
+  it('blames an unknown top-level key on the file or variable that set it', () => {
+    const f = file('polcy:\n  dryRun: true\n');
+    expect(problems(() => loadConfig({ file: f, env: {}, overrides: { vcenters: [] } }))[0]).toMatchObject({ key: 'polcy', source: f });
+    expect(problems(() => loadConfig({ env: { VMLOCK__polcy__dryRun: 'true' }, overrides: {} }))[0]).toMatchObject({
+      key: 'polcy',
+      source: 'environment VMLOCK__polcy__dryRun',
+    });
+  });
+
   it('rejects YAML syntax errors and missing files clearly', () => {
     expect(problems(() => loadConfig({ file: file('policy: [unclosed\n'), env: {} }))[0]?.key).toBe('(syntax)');
     expect(problems(() => loadConfig({ file: '/nonexistent/vmlock.yaml', env: {} }))[0]?.message).toBe('file not found');
