@@ -1,3 +1,4 @@
+import { FIXTURES_DIR } from '../helpers/fixtures.ts';
 import { readFileSync } from 'node:fs';
 import { XMLParser } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,9 +8,9 @@ import { objSpec, SoapProbe } from '../../src/simulator/soap-probe.ts';
 
 /**
  * The simulator's answers have the shapes of the recorded ones
- * (/work/shared/fixtures): same elements in the same order, same fault details.
+ * (../shared/fixtures): same elements in the same order, same fault details.
  */
-const FIX = '/work/shared/fixtures';
+const FIX = FIXTURES_DIR;
 const ordered = new XMLParser({ preserveOrder: true, ignoreAttributes: false, removeNSPrefix: true, attributeNamePrefix: '@' });
 
 type ONode = Record<string, unknown>;

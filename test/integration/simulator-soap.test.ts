@@ -1,3 +1,4 @@
+import { FIXTURES_DIR } from '../helpers/fixtures.ts';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.ts';
@@ -5,7 +6,7 @@ import { startSimulator, SimControl, type RunningSimulator } from '../../src/sim
 import { SoapProbe } from '../../src/simulator/soap-probe.ts';
 
 const logger = createLogger({ level: 'silent' });
-const FIXTURES = '/work/shared/fixtures';
+const FIXTURES = FIXTURES_DIR;
 
 describe('simulator SOAP core over HTTP', () => {
   let sim: RunningSimulator;

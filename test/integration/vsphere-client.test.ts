@@ -1,3 +1,4 @@
+import { VCSIM_DIR } from '../helpers/fixtures.ts';
 import { readFileSync, readdirSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -8,7 +9,7 @@ import { createLogger } from '../../src/log.ts';
 import type { ObjectUpdate } from '../../src/vsphere/types.ts';
 
 /** Client behaviour over real HTTP against a replay server answering with recorded or hand-built vim25 bodies. */
-const VCSIM = '/work/shared/fixtures/vcsim/';
+const VCSIM = VCSIM_DIR;
 const fixture = (prefix: string) => readFileSync(VCSIM + readdirSync(VCSIM).find((f) => f.startsWith(prefix) && f.endsWith('.response.xml'))!, 'utf8');
 
 const ENV_OPEN =

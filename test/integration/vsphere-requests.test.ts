@@ -1,3 +1,4 @@
+import { VCSIM_DIR } from '../helpers/fixtures.ts';
 import { readFileSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VsphereClient } from '../../src/vsphere/client.ts';
@@ -10,7 +11,7 @@ import { child, parseXml, type XNode } from '../../src/vsphere/xml.ts';
  * by element, order included, with what was recorded going to vcsim. Prefixes
  * and whitespace are normalised by parsing both sides the same way.
  */
-const VCSIM = '/work/shared/fixtures/vcsim/';
+const VCSIM = VCSIM_DIR;
 const fixture = (prefix: string, kind: 'request' | 'response') => readFileSync(VCSIM + readdirSync(VCSIM).find((f) => f.startsWith(prefix) && f.endsWith(`.${kind}.xml`))!, 'utf8');
 
 function elementSequence(xml: string): string[] {

@@ -1,3 +1,4 @@
+import { VCSIM_DIR } from '../helpers/fixtures.ts';
 import { execFileSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { TransportError } from '../../src/vsphere/faults.ts';
 import { createLogger } from '../../src/log.ts';
 
 /** TLS against a real HTTPS server with a freshly made self-signed certificate for 127.0.0.1. */
-const VCSIM = '/work/shared/fixtures/vcsim/';
+const VCSIM = VCSIM_DIR;
 const fixture = (prefix: string) => readFileSync(VCSIM + readdirSync(VCSIM).find((f) => f.startsWith(prefix) && f.endsWith('.response.xml'))!, 'utf8');
 
 let dir: string;

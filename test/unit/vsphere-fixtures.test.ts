@@ -1,3 +1,4 @@
+import { REAL_VCENTER_DIR, VCSIM_DIR } from '../helpers/fixtures.ts';
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseSoapResponse, returnValue, returnValues } from '../../src/vsphere/response.ts';
@@ -15,8 +16,8 @@ import {
   VimFault,
 } from '../../src/vsphere/faults.ts';
 
-const REAL = '/work/shared/fixtures/real-vcenter/';
-const VCSIM = '/work/shared/fixtures/vcsim/';
+const REAL = REAL_VCENTER_DIR;
+const VCSIM = VCSIM_DIR;
 const real = (prefix: string) => readFileSync(REAL + readdirSync(REAL).find((f) => f.startsWith(prefix))!, 'utf8');
 const sim = (prefix: string) => readFileSync(VCSIM + readdirSync(VCSIM).find((f) => f.startsWith(prefix) && f.endsWith('.response.xml'))!, 'utf8');
 
