@@ -1,6 +1,6 @@
 import { TRANSITIONS, type Transition } from '../incidents/model.ts';
 import { PayloadError } from '../errors.ts';
-import { severityOf } from './severity.ts';
+import { severityFor } from './severity.ts';
 import type { IncidentNotification, NotificationEvent } from './types.ts';
 
 /** CloudEvents `type` prefix; the transition follows. */
@@ -95,7 +95,7 @@ export function buildNotificationEvent(n: IncidentNotification): NotificationEve
     subject: inc.vm?.moref,
     time: n.at,
     datacontenttype: 'application/json',
-    severity: severityOf(n.transition),
+    severity: severityFor(n.transition, inc),
     data,
   };
 }

@@ -1,5 +1,5 @@
 export * from './types.ts';
-export { SEVERITY_BY_TRANSITION, severityOf } from './severity.ts';
+export { SEVERITY_BY_TRANSITION, severityOf, severityFor, isDryRunPlan } from './severity.ts';
 export {
   buildNotificationEvent,
   messageIdOf,

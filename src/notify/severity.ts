@@ -1,4 +1,4 @@
-import type { Transition } from '../incidents/model.ts';
+import type { Incident, Transition } from '../incidents/model.ts';
 import type { Severity } from './types.ts';
 
 /**
@@ -23,4 +23,20 @@ export const SEVERITY_BY_TRANSITION: Readonly<Record<Transition, Severity>> = {
 
 export function severityOf(transition: Transition): Severity {
   return SEVERITY_BY_TRANSITION[transition];
+}
+
+/**
+ * Severity of one notification. A dry-run whose plan would have fixed the VM
+ * ends `escalated` only so a person reviews the plan: that is info, never a
+ * page. A dry-run that escalates for a real cause (no planned actions) keeps
+ * the transition's severity.
+ */
+export function severityFor(transition: Transition, incident: Pick<Incident, 'actions'>): Severity {
+  if (transition === 'escalated' && isDryRunPlan(incident)) return 'info';
+  return severityOf(transition);
+}
+
+export function isDryRunPlan(incident: Pick<Incident, 'actions'>): boolean {
+  const actions = incident.actions ?? [];
+  return actions.length > 0 && actions.every((a) => a.dryRun === true);
 }

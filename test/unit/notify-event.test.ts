@@ -22,7 +22,7 @@ function incident(over: Partial<Incident> = {}): Incident {
     vm: { moref: 'vm-42', name: 'web-01' },
     state: 'remediating',
     openedAt: '2026-12-03T10:00:00.000Z',
-    causes: [{ code: 'KMS_KEY_MISSING', message: 'key k-1 is gone from the KMS', keyId: 'k-1' }],
+    causes: [{ code: 'home-key-missing-in-kms', message: 'key k-1 is gone from the KMS', keyId: 'k-1' }],
     advisories: [],
     actions: [{ kind: 'cryptoUnlock', reason: 'keys are back on the KMS', state: 'started', startedAt: '2026-12-03T10:00:05.000Z' }],
     signals: 2,
@@ -77,6 +77,17 @@ describe('notification events', () => {
     expect(TRANSITIONS.filter((t) => severityOf(t) === 'critical')).toEqual(['escalated', 'failed']);
     expect(severityOf('action-failed')).toBe('warning');
     expect(severityOf('resolved')).toBe('info');
+  });
+
+  it('does not page for a dry-run escalation whose plan would have fixed the VM', () => {
+    const planned = incident({
+      state: 'escalated',
+      humanAction: 'dry-run: review the plan, then run vmlock unlock web-01',
+      actions: [{ kind: 'cryptoUnlock', reason: 'keys in the KMS', state: 'planned', dryRun: true }],
+    });
+    expect(buildNotificationEvent(note({ transition: 'escalated', incident: planned, discriminator: undefined })).severity).toBe('info');
+    const real = incident({ state: 'escalated', humanAction: 'Restore key k-1 in the KMS', actions: [] });
+    expect(buildNotificationEvent(note({ transition: 'escalated', incident: real, discriminator: undefined })).severity).toBe('critical');
   });
 
   it('rejects an escalation without the human action, naming it', () => {
