@@ -6,7 +6,7 @@ import type { Logger } from '../log.ts';
 import { errorMessage } from '../errors.ts';
 import { isTransient } from '../vsphere/faults.ts';
 import { soapCalls, vcenterLastUpdate, vcenterUp } from '../ops/metrics.ts';
-import { backoffDelay, sleep } from './backoff.ts';
+import { reconnectDelay, sleep } from './backoff.ts';
 import type { VcenterLease, HeldLease } from './lease.ts';
 import type { IncidentSink } from './incident-sink.ts';
 import type { CheckpointStore } from './checkpoint.ts';
@@ -181,7 +181,7 @@ export class VcenterPoller {
         // The client already logged in again: the old session's objects failing is expected; rebuild now.
         if (renewed) continue;
         attempt++;
-        const delay = backoffDelay(attempt, BACKOFF_BASE_MS, BACKOFF_MAX_MS);
+        const delay = reconnectDelay(err, attempt, BACKOFF_BASE_MS, BACKOFF_MAX_MS);
         this.#lastError = `${err instanceof Error ? err.name : 'Error'}: ${errorMessage(err)}`;
         const level = isTransient(err) ? 'warn' : 'error';
         this.#log[level]({ err: this.#lastError, attempt, retryInMs: delay }, 'vCenter polling interrupted; logging in again after a pause');

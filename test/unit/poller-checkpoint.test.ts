@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { advance, isHandled, parse, serialize } from '../../src/poller/checkpoint.ts';
-import { backoffDelay } from '../../src/poller/backoff.ts';
+import { backoffDelay, reconnectDelay, INVALID_LOGIN_PAUSE_MS } from '../../src/poller/backoff.ts';
+import { InvalidLogin, TransportError } from '../../src/vsphere/faults.ts';
 
 const ev = (key: number, iso: string) => ({ key, createdTime: new Date(iso) });
 const T1 = '2026-01-01T00:00:01.000Z';
@@ -42,5 +43,13 @@ describe('backoffDelay', () => {
     expect(backoffDelay(3, 500, 30_000, () => 1)).toBe(4000);
     expect(backoffDelay(50, 500, 30_000, () => 1)).toBe(30_000);
     expect(backoffDelay(50, 500, 30_000, () => 0)).toBe(15_000);
+  });
+});
+
+describe('reconnectDelay', () => {
+  it('waits minutes after a rejected login (account lockout), seconds after a network error', () => {
+    const rejected = new InvalidLogin('InvalidLogin', 'Cannot complete login due to an incorrect user name or password.');
+    expect(reconnectDelay(rejected, 1, 500, 30_000, () => 0.5)).toBe(INVALID_LOGIN_PAUSE_MS);
+    expect(reconnectDelay(new TransportError('ECONNREFUSED'), 1, 500, 30_000, () => 0.5)).toBeLessThan(2_000);
   });
 });
