@@ -29,7 +29,7 @@ export function register(program: Command): void {
     .option('--json', 'print {"url": ...} on stdout once listening', false)
     .action(async (flags: { config?: string; port?: number; json: boolean }) => {
       const config = loadConfig({ file: flags.config });
-      const logger = createLogger({ level: config.logging.level, name: 'serve' });
+      const logger = createLogger({ level: config.logging.level, name: 'serve', ...(flags.json ? { destination: process.stderr } : {}) });
       const redis = new Redis(config.redis.url, { maxRetriesPerRequest: 1 });
       redis.on('error', (err) => health.report('redis', false, 'unreachable', errorMessage(err)));
       redis.on('ready', () => health.report('redis', true, 'connected'));
