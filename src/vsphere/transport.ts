@@ -94,6 +94,10 @@ export class HttpTransport {
     this.apiVersion = opts.apiVersion;
     const t = opts.tls ?? {};
     if (this.url.protocol === 'http:') {
+      // Fine for the local simulator; anywhere else the password crosses the network in clear text.
+      if (!['127.0.0.1', 'localhost', '[::1]'].includes(this.url.hostname)) {
+        opts.logger?.warn({ vcenter: redactUrl(opts.url) }, 'plain http:// vCenter URL: the login password is sent unencrypted; use https://');
+      }
       this.agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
       return;
     }
@@ -185,7 +189,8 @@ export class HttpTransport {
           return;
         }
         const cause = err instanceof TransportError ? err.message : `${err.code ?? 'error'}: ${err.message}`;
-        fail(new TransportError(`${opts.method}: request to ${where} failed: ${cause}`, { cause: err }));
+        const hint = isCertificateError(err) ? ' (vCenter\'s certificate is not trusted: set tls.caFile / --ca-file to its CA, or pin it with tls.thumbprint / --thumbprint)' : '';
+        fail(new TransportError(`${opts.method}: request to ${where} failed: ${cause}${hint}`, { cause: err }));
       });
       req.end(body);
     });
@@ -201,4 +206,18 @@ export class HttpTransport {
   close(): void {
     this.agent.destroy();
   }
+}
+
+const CERTIFICATE_ERRORS = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_HAS_EXPIRED',
+]);
+
+function isCertificateError(err: NodeJS.ErrnoException): boolean {
+  return err.code !== undefined && CERTIFICATE_ERRORS.has(err.code);
 }

@@ -68,6 +68,7 @@ describe('TLS', () => {
     const err = await connectWith(undefined);
     expect(err).toBeInstanceOf(TransportError);
     expect((err as Error).message).toMatch(/self[- ]signed/i);
+    expect((err as Error).message).toMatch(/--ca-file.*--thumbprint/);
   });
 
   it('accepts the certificate when its CA file is given', async () => {
