@@ -37,12 +37,14 @@ interface Waiter {
 }
 
 /**
- * After a round that brought updates but left waiters, wait this long before
- * the next WaitForUpdatesEx: in a storm, task state changes arrive constantly
- * and this batches them into fewer calls (the next call returns at once with
- * everything that changed meanwhile). Not polling: nothing is asked before.
+ * After a round that brought updates but left waiters, the next WaitForUpdatesEx
+ * starts no sooner than this after the previous one started: in a storm, task
+ * state changes arrive constantly and this batches them into fewer calls (the
+ * next call returns at once with everything that changed meanwhile) while a
+ * finished task waits about half of it to be seen. Not polling: nothing is
+ * asked before.
  */
-const COALESCE_MS = 100;
+const COALESCE_MS = 40;
 
 /** Finished tasks remembered so a late waitForTask still resolves. */
 const KEEP_FINISHED = 5000;
@@ -150,9 +152,11 @@ export class TaskWaiter {
     while (this.waiters.size > 0 && !this.closed) {
       const gen = this.generation;
       try {
+        const started = Date.now();
         const changed = await this.round();
         failures = 0;
-        if (changed && this.waiters.size > 0) await new Promise((r) => setTimeout(r, COALESCE_MS));
+        const pause = COALESCE_MS - (Date.now() - started);
+        if (changed && this.waiters.size > 0 && pause > 0) await new Promise((r) => setTimeout(r, pause));
       } catch (err) {
         if (this.closed) return;
         if (gen !== this.generation) continue;
