@@ -18,6 +18,19 @@ const SUBMIT_CONCURRENCY = 64;
 const SEEN_KEYS_MAX = 20_000;
 /** Delay of the extra reconciliation an unexplained alarm event asks for (batches a burst). */
 const RECONCILE_SOON_MS = 2_000;
+/**
+ * Event reads start at most this often: in a storm the collector's latestPage
+ * changes all the time, and events are only hints (the watched state opens
+ * the incidents), so one read a second serves them all. A change after a quiet
+ * second is read at once.
+ */
+const EVENT_READ_GAP_MS = 1_000;
+/**
+ * After an update, the next WaitForUpdatesEx starts no sooner than this after
+ * the update arrived: a storm's changes then come in batches (fewer calls,
+ * less parsing), while a lone change is still seen at once.
+ */
+const WATCH_GAP_MS = 100;
 
 export interface SessionDeps {
   vc: VcenterConfig;
@@ -70,6 +83,8 @@ export class WatchSession {
   #collectorInWatch = false;
   #timers: NodeJS.Timeout[] = [];
   #reconcilePending: NodeJS.Timeout | undefined;
+  #drainPending: NodeJS.Timeout | undefined;
+  #lastDrainAt = 0;
   #backgroundError: unknown;
   readonly counters: SessionCounters = { updates: 0, eventsRead: 0, reconciliations: 0, outcomes: {} };
   eventSource: 'pending' | 'latestPage' | 'tick' = 'pending';
@@ -117,6 +132,8 @@ export class WatchSession {
       this.#timers = [];
       clearTimeout(this.#reconcilePending);
       this.#reconcilePending = undefined;
+      clearTimeout(this.#drainPending);
+      this.#drainPending = undefined;
       // Best effort and not awaited: after a session loss or a vCenter restart
       // the collector is already gone, and a dead vCenter must not hold us up.
       const collector = this.#collector;
@@ -225,7 +242,20 @@ export class WatchSession {
       }
     }
     this.#d.onAlive('watching');
-    if (eventsChanged || (stateChanged && !this.#collectorInWatch)) await this.#drainEvents();
+    if (eventsChanged || (stateChanged && !this.#collectorInWatch)) await (initial ? this.#drainEvents() : this.#drainEventsSoon());
+    const pause = arrivedAt.getTime() + WATCH_GAP_MS - Date.now();
+    if (!initial && pause > 0 && !this.#cycle.signal.aborted) await new Promise((r) => setTimeout(r, pause));
+  }
+
+  /** Reads events now, or once EVENT_READ_GAP_MS has passed since the last read began (one pending read serves every change meanwhile). */
+  async #drainEventsSoon(): Promise<void> {
+    const wait = this.#lastDrainAt + EVENT_READ_GAP_MS - Date.now();
+    if (wait <= 0) return this.#drainEvents();
+    if (this.#drainPending || this.#cycle.signal.aborted) return;
+    this.#drainPending = setTimeout(() => {
+      this.#drainPending = undefined;
+      void this.#background(() => this.#drainEvents());
+    }, wait);
   }
 
   /** ReadNextEvents until empty; one reader at a time (a second request re-runs the loop). */
@@ -238,6 +268,7 @@ export class WatchSession {
     try {
       do {
         this.#drainAgain = false;
+        this.#lastDrainAt = Date.now();
         for (;;) {
           const collector = this.#collector;
           if (!collector || this.#cycle.signal.aborted) return;
