@@ -135,7 +135,7 @@ export class TaskSemaphore {
   async #subscribe(channel: string): Promise<void> {
     if (this.#subscribed.has(channel)) return;
     if (!this.#sub) {
-      this.#sub = this.#redis.duplicate();
+      this.#sub = this.#redis.duplicate({ enableAutoPipelining: false });
       this.#sub.on('error', () => undefined);
       this.#sub.on('message', (ch: string) => this.#released(ch));
     }

@@ -71,7 +71,8 @@ export async function startWorker(opts: { config: Config; logger: Logger; tuning
   const tuning = opts.tuning ?? {};
   const logger = opts.logger.child({ component: 'worker' });
   const prefix = config.redis.prefix;
-  const redis = new Redis(config.redis.url, { maxRetriesPerRequest: 3 });
+  // Auto-pipelining: the commands of many concurrent incidents issued in one tick share one write (fewer syscalls in a storm).
+  const redis = new Redis(config.redis.url, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
   redis.on('error', (err: Error) => {
     health.report('redis', false, 'unreachable', err.message);
   });
