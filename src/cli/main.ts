@@ -6,6 +6,16 @@ export async function buildProgram(): Promise<Command> {
   const program = new Command('vmlock')
     .description('Keeps encrypted vSphere VMs from staying locked: watch, diagnose, remediate, unlock, notify.')
     .showHelpAfterError()
+    .addHelpText(
+      'after',
+      `
+Configuration: config/default.yaml holds every setting with its default; --config FILE (or
+VMLOCK_CONFIG) is merged over it, then VMLOCK__<section>__<key> variables
+(e.g. VMLOCK__policy__dryRun=true). Commands that talk to vCenter also take --vcenter URL
+--user U --password-file F [--ca-file F | --thumbprint HEX | --insecure].
+
+Try it: vmlock demo (the whole job on the embedded simulator). Docs: README.md, docs/operations.md.`,
+    )
     .exitOverride();
   for (const load of commandModules) (await load()).register(program);
   return program;
