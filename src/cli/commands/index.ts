@@ -4,17 +4,17 @@ import type { Command } from 'commander';
 export type Register = (program: Command) => void;
 
 export const commandModules: (() => Promise<{ register: Register }>)[] = [
-  () => import('./notifier.ts'),
-  () => import('./notifications.ts'),
   () => import('./demo.ts'),
-  () => import('./serve.ts'),
+  () => import('./sim.ts'),
   () => import('./poller.ts'),
   () => import('./worker.ts'),
+  () => import('./notifier.ts'),
+  () => import('./serve.ts'),
+  () => import('./vms.ts'),
+  () => import('./keys.ts'),
   () => import('./diagnose.ts'),
   () => import('./unlock.ts'),
   () => import('./incidents.ts'),
   () => import('./approve.ts'),
-  () => import('./sim.ts'),
-  () => import('./vms.ts'),
-  () => import('./keys.ts'),
+  () => import('./notifications.ts'),
 ];
