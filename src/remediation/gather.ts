@@ -21,9 +21,9 @@ export const CRYPTO_EVENT_IDS = [
 export const POWER_ON_FAILED_IDS = ['VmFailedToPowerOnEvent', 'vim.event.VmFailedToPowerOnEvent', 'com.vmware.vc.vm.VmFailedToPowerOnEvent'];
 
 export interface GatherOptions {
-  /** How long concurrent requests wait to share one call (default 50 ms; while a call is in flight the next batch collects). */
+  /** How long concurrent requests wait to share one call (default 100 ms; while a call is in flight the next batch collects). */
   batchWindowMs?: number;
-  /** Batch window of verification reads after a task (default 100 ms). */
+  /** Batch window of verification reads after a task (default 250 ms). */
   verifyWindowMs?: number;
   /** How long KMS health, privileges, host state and key statuses are reused. */
   factTtlMs?: number;
@@ -62,7 +62,7 @@ export class FactGatherer {
   constructor(api: VsphereApi, logger: Logger, opts: GatherOptions = {}) {
     this.#api = api;
     this.#log = logger;
-    const windowMs = opts.batchWindowMs ?? 50;
+    const windowMs = opts.batchWindowMs ?? 100;
     const ttl = opts.factTtlMs ?? 5_000;
     this.#eventWindowMs = opts.eventWindowMs ?? 3_600_000;
     this.#snapshots = new BatchLoader(
@@ -80,7 +80,7 @@ export class FactGatherer {
         return new Map([...ids].map((id) => [id, m.get(id) ?? null]));
       },
       (id) => id,
-      { windowMs: opts.verifyWindowMs ?? 100, maxBatch: 200, missing: () => null },
+      { windowMs: opts.verifyWindowMs ?? 250, maxBatch: 200, missing: () => null },
     );
     this.#keyStatus = new BatchLoader(
       async (keys) => {

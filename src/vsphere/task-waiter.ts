@@ -44,7 +44,7 @@ interface Waiter {
  * finished task waits about half of it to be seen. Not polling: nothing is
  * asked before.
  */
-const COALESCE_MS = 40;
+const COALESCE_MS = 25;
 
 /** Finished tasks remembered so a late waitForTask still resolves. */
 const KEEP_FINISHED = 5000;
