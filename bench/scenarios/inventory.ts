@@ -20,8 +20,10 @@ import { sleep, waitUntil } from '../lib/wait.ts';
  *     on this machine's clock). Finished jobs are kept, so each is read even
  *     after a worker resolved its incident.
  *  2. wait until the workers resolved those incidents: nothing is locked.
- *  3. idle window: SOAP calls per minute (reconciliation is set to 1 h, beyond
- *     the window) and the poller's CPU seconds.
+ *  3. once no SOAP call was seen for 5 s (late events of step 1 can ask the
+ *     poller for a re-read), the idle window: SOAP calls per minute
+ *     (periodic reconciliation is set to 1 h, beyond the window) and the
+ *     poller's CPU seconds.
  *  4. peak RSS (VmHWM) of the poller, one worker and the simulator.
  */
 export interface InventoryResult {
@@ -31,6 +33,28 @@ export interface InventoryResult {
   memory: { pollerRssMb: number; workerRssMb: number; simulatorRssMb: number };
   /** Notifications received by a consumer bound to the exchange, by routing key. */
   notifications: Record<string, number>;
+}
+
+const QUIET_MS = 5000;
+const QUIET_MAX_MS = 90_000;
+
+/** Waits until the simulator saw no SOAP call for QUIET_MS; ms waited, or undefined on time-out. */
+async function waitForQuiet(api: SimControl, children: ChildSet): Promise<number | undefined> {
+  const start = Date.now();
+  let last = (await api.stats()).callsTotal;
+  let lastChange = Date.now();
+  while (Date.now() - start < QUIET_MAX_MS) {
+    await sleep(500);
+    children.assertAlive();
+    const now = (await api.stats()).callsTotal;
+    if (now !== last) {
+      last = now;
+      lastChange = Date.now();
+    } else if (Date.now() - lastChange >= QUIET_MS) {
+      return Date.now() - start;
+    }
+  }
+  return undefined;
 }
 
 export async function runInventory(env: PhaseEnv): Promise<InventoryResult> {
@@ -113,8 +137,11 @@ export async function runInventory(env: PhaseEnv): Promise<InventoryResult> {
     const stillLocked = (await api.stats()).vmsByState.locked;
     if (stillLocked > 0) env.log(`inventory: warning: ${stillLocked} VMs are still locked after their incidents closed`);
 
-    // 3. Idle.
-    await sleep(1000);
+    // 3. Idle. Late work of the detection phase (events read after their
+    // incidents closed, the re-read they ask for) is not idle: the window starts
+    // once no SOAP call has been seen for QUIET_MS (or after QUIET_MAX_MS anyway).
+    const quietAfterMs = await waitForQuiet(api, children);
+    if (quietAfterMs === undefined) env.log(`idle: warning: still SOAP calls after ${QUIET_MAX_MS / 1000} s; measuring anyway`);
     env.log(`idle: measuring for ${o.idleSeconds} s`);
     await api.resetStats();
     const cpu0 = cpuSeconds(poller.pid);
