@@ -4,7 +4,7 @@ import { diagnose, isLocked } from '../diagnosis/diagnose.ts';
 import type { VmFacts } from '../diagnosis/facts.ts';
 import { errorMessage, VmlockError } from '../errors.ts';
 import { isClosed, type ActionRecord, type ClosedState, type Incident, type IncidentJob, type Transition } from '../incidents/model.ts';
-import type { IncidentStore } from '../incidents/store.ts';
+import { IncidentNotFoundError, type IncidentStore } from '../incidents/store.ts';
 import type { Logger } from '../log.ts';
 import { incidentsClosed, timeToResolve } from '../ops/metrics.ts';
 import type { VsphereApi } from '../vsphere/api.ts';
@@ -94,7 +94,7 @@ export async function runIncident(deps: RunnerDeps, input: RunInput): Promise<Ru
       if (r) return r;
     }
     if (progress.step === 'approval') {
-      const cur = await deps.store.require(job.incidentId);
+      const cur = await requireIncident(deps.store, job.incidentId);
       if (!cur.approvedBy) return { kind: 'delay', ms: APPROVAL_RECHECK_MS, reason: 'approval' };
       progress.step = 'act';
       await save();
@@ -114,6 +114,13 @@ export async function runIncident(deps: RunnerDeps, input: RunInput): Promise<Ru
   } finally {
     await lock.release().catch(() => undefined);
   }
+}
+
+/** The incident without its timeline (no step here reads it; it grows with every note). */
+async function requireIncident(store: IncidentStore, id: string): Promise<Incident> {
+  const inc = await store.get(id, { timeline: false });
+  if (!inc) throw new IncidentNotFoundError(id);
+  return inc;
 }
 
 /** Per-run helpers: notifications, timeline, closing with metrics. */
@@ -146,7 +153,7 @@ class IncidentContext {
   }
 
   async close(state: ClosedState, message: string, humanAction?: string): Promise<RunResult> {
-    const inc = await this.deps.store.require(this.id);
+    const inc = await requireIncident(this.deps.store, this.id);
     await this.deps.store.close(this.id, state, message, humanAction);
     incidentsClosed.inc({ vcenter: this.job.vcenter, outcome: state, cause: inc.causes[0]?.code ?? 'none' });
     const opened = Date.parse(inc.openedAt);
@@ -236,7 +243,7 @@ async function diagnoseAndPlan(ctx: IncidentContext, progress: Progress, save: (
     );
   }
   if (plan.needsApproval.length) {
-    const inc = await deps.store.require(job.incidentId);
+    const inc = await requireIncident(deps.store, job.incidentId);
     if (!inc.approvedBy) {
       progress.step = 'approval';
       await save();
@@ -275,7 +282,7 @@ async function waitForKms(ctx: IncidentContext, progress: Progress, save: () => 
 
 async function act(ctx: IncidentContext, progress: Progress, save: () => Promise<void>, lockHeld: () => boolean): Promise<RunResult | undefined> {
   const { deps, job } = ctx;
-  const inc = await deps.store.require(job.incidentId);
+  const inc = await requireIncident(deps.store, job.incidentId);
   const records = inc.actions;
   for (let i = 0; i < records.length; i++) {
     const rec = records[i]!;
@@ -342,7 +349,7 @@ async function act(ctx: IncidentContext, progress: Progress, save: () => Promise
 async function verify(ctx: IncidentContext, progress: Progress): Promise<RunResult> {
   const { deps, job } = ctx;
   const outcome = meta(progress, 'outcome');
-  const inc = await deps.store.require(job.incidentId);
+  const inc = await requireIncident(deps.store, job.incidentId);
   // The last action's verification just read it; a resumed run reads afresh.
   const vm = await deps.gatherer.readVm(job.vm.moref, { maxAgeMs: 5_000 });
   const closeNote = inc.causes.map((c) => c.code).join(', ');
