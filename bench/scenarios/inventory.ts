@@ -20,7 +20,7 @@ import { sleep, waitUntil } from '../lib/wait.ts';
  *     on this machine's clock). Finished jobs are kept, so each is read even
  *     after a worker resolved its incident.
  *  2. wait until the workers resolved those incidents: nothing is locked.
- *  3. once no SOAP call was seen for 5 s (late events of step 1 can ask the
+ *  3. once no SOAP call was seen for 5 s (2 s with --quick; late events of step 1 can ask the
  *     poller for a re-read), the idle window: SOAP calls per minute
  *     (periodic reconciliation is set to 1 h, beyond the window) and the
  *     poller's CPU seconds.
@@ -35,11 +35,10 @@ export interface InventoryResult {
   notifications: Record<string, number>;
 }
 
-const QUIET_MS = 5000;
 const QUIET_MAX_MS = 90_000;
 
-/** Waits until the simulator saw no SOAP call for QUIET_MS; ms waited, or undefined on time-out. */
-async function waitForQuiet(api: SimControl, children: ChildSet): Promise<number | undefined> {
+/** Waits until the simulator saw no SOAP call for quietMs; ms waited, or undefined on time-out. */
+async function waitForQuiet(api: SimControl, children: ChildSet, quietMs: number): Promise<number | undefined> {
   const start = Date.now();
   let last = (await api.stats()).callsTotal;
   let lastChange = Date.now();
@@ -50,7 +49,7 @@ async function waitForQuiet(api: SimControl, children: ChildSet): Promise<number
     if (now !== last) {
       last = now;
       lastChange = Date.now();
-    } else if (Date.now() - lastChange >= QUIET_MS) {
+    } else if (Date.now() - lastChange >= quietMs) {
       return Date.now() - start;
     }
   }
@@ -139,8 +138,8 @@ export async function runInventory(env: PhaseEnv): Promise<InventoryResult> {
 
     // 3. Idle. Late work of the detection phase (events read after their
     // incidents closed, the re-read they ask for) is not idle: the window starts
-    // once no SOAP call has been seen for QUIET_MS (or after QUIET_MAX_MS anyway).
-    const quietAfterMs = await waitForQuiet(api, children);
+    // once no SOAP call has been seen for 5 s, 2 s with --quick (or after QUIET_MAX_MS anyway).
+    const quietAfterMs = await waitForQuiet(api, children, o.quick ? 2000 : 5000);
     if (quietAfterMs === undefined) env.log(`idle: warning: still SOAP calls after ${QUIET_MAX_MS / 1000} s; measuring anyway`);
     env.log(`idle: measuring for ${o.idleSeconds} s`);
     await api.resetStats();
