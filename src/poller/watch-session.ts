@@ -122,7 +122,12 @@ export class WatchSession {
           alsoWatch: [{ obj: this.#collector.moref, paths: ['latestPage'] }],
         },
         (updates, meta) => this.#onUpdate(updates, meta.initial),
-        { signal: this.#cycle.signal, maxWaitSeconds: Math.max(1, Math.round(config.poller.waitMax / 1000)) },
+        {
+          signal: this.#cycle.signal,
+          maxWaitSeconds: Math.max(1, Math.round(config.poller.waitMax / 1000)),
+          // Page the initial 10k-VM snapshot: smaller responses keep the poller's peak memory down.
+          maxObjectUpdates: 1000,
+        },
       );
       if (this.#backgroundError !== undefined) throw this.#backgroundError;
     } catch (err) {
