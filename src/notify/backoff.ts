@@ -8,16 +8,4 @@ export function backoffDelay(attempt: number, maxBackoffMs: number, random: () =
   return Math.max(1, Math.round(Math.min(maxBackoffMs, jittered)));
 }
 
-/** Resolves after ms, or at once when the signal aborts (never rejects). */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
+export { sleep } from '../util/sleep.ts';

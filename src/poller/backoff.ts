@@ -21,16 +21,4 @@ export function reconnectDelay(err: unknown, attempt: number, baseMs: number, ma
   return err instanceof InvalidLogin ? Math.max(delay, INVALID_LOGIN_PAUSE_MS) : delay;
 }
 
-/** Resolves after ms, or early (without throwing) when the signal aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
+export { sleep } from '../util/sleep.ts';

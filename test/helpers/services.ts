@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 
 /** The shared services CI starts (never stopped by tests). */
 export const REDIS_URL = process.env.VMLOCK_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -11,14 +10,4 @@ export function uniquePrefix(name = 't'): string {
 }
 
 /** A TCP port that was free a moment ago (for private service instances and proxies). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePortOnLoopback as freePort } from '../../src/demo/ports.ts';
