@@ -23,6 +23,11 @@ export const POWER_ON_FAILED_IDS = ['VmFailedToPowerOnEvent', 'vim.event.VmFaile
 export interface GatherOptions {
   /** How long concurrent requests wait to share one call (default 100 ms; while a call is in flight the next batch collects). */
   batchWindowMs?: number;
+  /**
+   * Batch window of key status, host and privilege reads (default 10 ms): they
+   * follow a snapshot batch, so its incidents ask for them in the same tick.
+   */
+  followWindowMs?: number;
   /** Batch window of verification reads after a task (default 250 ms). */
   verifyWindowMs?: number;
   /** How long KMS health, privileges, host state and key statuses are reused. */
@@ -63,6 +68,7 @@ export class FactGatherer {
     this.#api = api;
     this.#log = logger;
     const windowMs = opts.batchWindowMs ?? 100;
+    const followWindowMs = opts.followWindowMs ?? 10;
     const ttl = opts.factTtlMs ?? 5_000;
     this.#eventWindowMs = opts.eventWindowMs ?? 3_600_000;
     this.#snapshots = new BatchLoader(
@@ -92,7 +98,7 @@ export class FactGatherer {
         return out;
       },
       keyString,
-      { windowMs, maxBatch: 500, missing: () => undefined },
+      { windowMs: followWindowMs, maxBatch: 500, missing: () => undefined },
     );
     this.#hosts = new BatchLoader(
       async (ids) => {
@@ -100,7 +106,7 @@ export class FactGatherer {
         return new Map(ids.map((id) => [id, m.get(id) ?? null]));
       },
       (id) => id,
-      { windowMs, maxBatch: 200, missing: () => null },
+      { windowMs: followWindowMs, maxBatch: 200, missing: () => null },
     );
     this.#privileges = new BatchLoader(
       async (folders) => {
@@ -113,7 +119,7 @@ export class FactGatherer {
         return out;
       },
       (id) => id,
-      { windowMs, maxBatch: 100, missing: () => undefined },
+      { windowMs: followWindowMs, maxBatch: 100, missing: () => undefined },
     );
     this.#keyCache = new TtlCache(ttl);
     this.#hostCache = new TtlCache(ttl);
