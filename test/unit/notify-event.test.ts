@@ -85,7 +85,12 @@ describe('notification events', () => {
       humanAction: 'dry-run: review the plan, then run vmlock unlock web-01',
       actions: [{ kind: 'cryptoUnlock', reason: 'keys in the KMS', state: 'planned', dryRun: true }],
     });
-    expect(buildNotificationEvent(note({ transition: 'escalated', incident: planned, discriminator: undefined })).severity).toBe('info');
+    const dryRunEvent = buildNotificationEvent(note({ transition: 'escalated', incident: planned, discriminator: undefined }));
+    expect(dryRunEvent.severity).toBe('info');
+    expect(notificationProblems(dryRunEvent)).toEqual([]);
+    // The schema still refuses an info escalation that is not a dry-run plan.
+    const forged = { ...dryRunEvent, data: { ...dryRunEvent.data, actions: [{ ...dryRunEvent.data.actions[0]!, dryRun: false }] } };
+    expect(notificationProblems(forged).join(' ')).toMatch(/severity|dryRun/);
     const real = incident({ state: 'escalated', humanAction: 'Restore key k-1 in the KMS', actions: [] });
     expect(buildNotificationEvent(note({ transition: 'escalated', incident: real, discriminator: undefined })).severity).toBe('critical');
   });
