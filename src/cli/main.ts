@@ -37,6 +37,12 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `vmlock --help | head` closes the pipe early: that is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 const invokedDirectly = process.argv[1] && /(?:main\.ts|vmlock(?:\.js)?)$/.test(process.argv[1]);
 if (invokedDirectly) {
   const code = await main(process.argv.slice(2));

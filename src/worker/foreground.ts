@@ -16,6 +16,7 @@ import { TaskSemaphore } from '../remediation/task-semaphore.ts';
 import { VmLockManager } from '../remediation/vm-lock.ts';
 import type { VsphereApi } from '../vsphere/api.ts';
 import { createClientFromConfig } from '../vsphere/client.ts';
+import { userInfo } from 'node:os';
 
 export interface FoundVm {
   vcenter: string;
@@ -102,7 +103,7 @@ export async function unlockVm(config: Config, logger: Logger, vm: string, opts:
   try {
     const store = new IncidentStore(redis, config.redis.prefix);
     const at = new Date().toISOString();
-    const signal = { kind: 'manual' as const, at, detail: `vmlock unlock${config.policy.dryRun ? ' --dry-run' : ''} by ${process.env.USER ?? 'unknown user'}` };
+    const signal = { kind: 'manual' as const, at, detail: `vmlock unlock${config.policy.dryRun ? ' --dry-run' : ''} by ${process.env.USER ?? operatorName()}` };
     const { id, created } = await store.openOrJoin(found.vcenter, { moref: found.moref, name: found.name }, signal);
     const job = created ? undefined : await queue.getJob(id);
     const deadline = Date.now() + (opts.waitMs ?? config.policy.kmsWaitTimeout + 15 * 60_000);
@@ -154,5 +155,14 @@ export async function unlockVm(config: Config, logger: Logger, vm: string, opts:
   } finally {
     await Promise.allSettled([found.api.close(), queue.close(), outbox.close(), semaphore?.close()]);
     redis.disconnect();
+  }
+}
+
+/** Who ran the command, for the audit trail: the login name, even where USER is unset. */
+function operatorName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown user';
   }
 }
