@@ -6,8 +6,7 @@ import { cpuSeconds, peakRssMb } from '../lib/procfs.ts';
 import { SimControl } from '../../src/simulator/control-client.ts';
 import { startSimulatorProcess } from '../lib/simulator.ts';
 import { percentile, perMinute, round } from '../lib/stats.ts';
-import { writeVmlockConfig } from '../lib/vmlock-config.ts';
-import { startVmlock, startWorkers } from '../lib/vmlock-processes.ts';
+import { startVmlockStack } from '../lib/vmlock-processes.ts';
 import { exponentialGap, pickDistinct, seededRandom } from '../lib/schedule.ts';
 import { sleep, waitUntil } from '../lib/wait.ts';
 
@@ -76,22 +75,7 @@ export async function runInventory(env: PhaseEnv): Promise<InventoryResult> {
       seed: o.seed,
     });
     const api = new SimControl(sim.controlUrl);
-    const configFile = writeVmlockConfig(env.tmpDir, 'inventory', {
-      simUrl: sim.url,
-      simUser: sim.user,
-      redisUrl: o.redisUrl,
-      redisPrefix: prefix,
-      amqpUrl: o.amqpUrl,
-      exchange,
-      maxConcurrentTasks: o.taskConcurrency,
-      workerConcurrency: o.workerConcurrency,
-      reconcileInterval: '1h',
-    });
-    const ctx = { children, repoRoot: env.repoRoot, configFile, simPassword: sim.password, phase: 'inventory' };
-    env.log(`inventory: starting poller, ${o.workers} workers and notifier`);
-    const poller = startVmlock(ctx, 'poller');
-    const workers = startWorkers(ctx, o.workers);
-    startVmlock(ctx, 'notifier');
+    const { poller, workers } = startVmlockStack(env, children, 'inventory', { sim, redisPrefix: prefix, exchange });
 
     const vms = (await api.vms()).map((v) => v.moref);
     const [canaryVm, ...others] = vms;

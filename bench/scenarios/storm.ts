@@ -6,9 +6,8 @@ import { SimControl } from '../../src/simulator/control-client.ts';
 import { startSimulatorProcess } from '../lib/simulator.ts';
 import { cpuSeconds } from '../lib/procfs.ts';
 import { ratio, round, stormLowerBoundMs } from '../lib/stats.ts';
-import { writeVmlockConfig } from '../lib/vmlock-config.ts';
 import { runStormBaseline } from './storm-baseline.ts';
-import { startVmlock, startWorkers } from '../lib/vmlock-processes.ts';
+import { startVmlockStack } from '../lib/vmlock-processes.ts';
 import { waitUntil } from '../lib/wait.ts';
 
 /**
@@ -63,22 +62,7 @@ export async function runStorm(env: PhaseEnv): Promise<StormResult> {
     env.log(`storm: baseline took ${(baselineMs / 1000).toFixed(2)} s; starting the simulator for vmlock`);
     const sim = await startSimulatorProcess(children, env.repoRoot, 'storm-simulator', simOptions);
     const api = new SimControl(sim.controlUrl);
-    const configFile = writeVmlockConfig(env.tmpDir, 'storm', {
-      simUrl: sim.url,
-      simUser: sim.user,
-      redisUrl: o.redisUrl,
-      redisPrefix: prefix,
-      amqpUrl: o.amqpUrl,
-      exchange,
-      maxConcurrentTasks: o.taskConcurrency,
-      workerConcurrency: o.workerConcurrency,
-      reconcileInterval: '1h',
-    });
-    const ctx = { children, repoRoot: env.repoRoot, configFile, simPassword: sim.password, phase: 'storm' };
-    env.log(`storm: starting poller, ${o.workers} workers and notifier`);
-    const poller = startVmlock(ctx, 'poller');
-    const workers = startWorkers(ctx, o.workers);
-    const notifier = startVmlock(ctx, 'notifier');
+    const { poller, workers, notifier } = startVmlockStack(env, children, 'storm', { sim, redisPrefix: prefix, exchange });
     // CPU seconds each part uses during the storm: shows whether a slow storm was CPU-bound.
     const groups = { poller: [poller], workers, notifier: [notifier], simulator: [sim.child] };
     const cpuOf = (): Record<string, number> => Object.fromEntries(Object.entries(groups).map(([k, cs]) => [k, cs.reduce((n, c) => n + cpuSeconds(c.pid), 0)]));
