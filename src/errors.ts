@@ -8,7 +8,6 @@ export type VmlockErrorCode =
   | 'VMLOCK_ERR_SERVICE_UNAVAILABLE'
   | 'VMLOCK_ERR_NOT_FOUND'
   | 'VMLOCK_ERR_USAGE'
-  | 'VMLOCK_ERR_SAFETY'
   | 'VMLOCK_ERR_SOAP_PARSE'
   | 'VMLOCK_ERR_TRANSPORT';
 
@@ -39,14 +38,6 @@ export class PayloadError extends VmlockError {
   constructor(what: string, problems: string) {
     super('VMLOCK_ERR_PAYLOAD', `invalid ${what}: ${problems}`);
     this.name = 'PayloadError';
-  }
-}
-
-/** A refused action that would break a safety rule (removeKey, force, destroying a disk file). */
-export class SafetyError extends VmlockError {
-  constructor(message: string) {
-    super('VMLOCK_ERR_SAFETY', message);
-    this.name = 'SafetyError';
   }
 }
 
