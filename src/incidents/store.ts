@@ -124,10 +124,23 @@ export class IncidentStore {
   /** Newest first. */
   async list(opts: { limit?: number; state?: IncidentState; vcenter?: string; timeline?: boolean } = {}): Promise<Incident[]> {
     const ids = await this.#redis.zrevrange(`${this.#p}incidents`, 0, Math.max(0, (opts.limit ?? 1000) - 1));
-    const out: Incident[] = [];
+    const withTimeline = opts.timeline ?? true;
+    // One round trip for all of them, not two per incident.
+    const pipeline = this.#redis.pipeline();
     for (const id of ids) {
-      const inc = await this.get(id, { timeline: opts.timeline ?? true });
-      if (!inc) continue;
+      pipeline.hgetall(this.#key(id));
+      if (withTimeline) pipeline.lrange(`${this.#key(id)}:timeline`, 0, -1);
+    }
+    const replies = (await pipeline.exec()) ?? [];
+    const step = withTimeline ? 2 : 1;
+    const out: Incident[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const [err, h] = replies[i * step] ?? [null, {}];
+      if (err) throw err;
+      const hash = h as Record<string, string>;
+      if (!hash.id) continue;
+      const raw = withTimeline ? ((replies[i * step + 1]?.[1] as string[] | undefined) ?? []) : [];
+      const inc = fromHash(hash, raw.map((t) => JSON.parse(t) as TimelineEntry));
       if (opts.state && inc.state !== opts.state) continue;
       if (opts.vcenter && inc.vcenter !== opts.vcenter) continue;
       out.push(inc);
@@ -200,8 +213,6 @@ export class IncidentStore {
     await this.appendTimeline(id, { type: 'approval', message: `approved by ${by}`, data: { by } });
     return this.require(id);
   }
-
-  static idFor = makeIncidentId;
 }
 
 function fromHash(h: Record<string, string>, timeline: TimelineEntry[]): Incident {

@@ -45,6 +45,10 @@ describe('incident store on real Redis', () => {
     expect(old.closedAt).toBeDefined();
     const list = await store.list({ vcenter: 'vc1' });
     expect(list.map((i) => i.id)).toEqual(['vc1.vm-1.2', 'vc1.vm-1.1']);
+    expect(list[1]?.timeline.map((t) => t.type)).toEqual([...Array<string>(11).fill('signal'), 'state']);
+    expect(list[1]?.state).toBe('resolved');
+    const bare = await store.list({ vcenter: 'vc1', timeline: false, state: 'resolved' });
+    expect(bare.map((i) => [i.id, i.timeline.length, i.signals])).toEqual([['vc1.vm-1.1', 0, 11]]);
   });
 
   it('records actions in plan order, causes and approval', async () => {
