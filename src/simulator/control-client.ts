@@ -35,6 +35,17 @@ export interface SimStats {
   sessions: number;
 }
 
+/** A task's times (epoch ms) as the simulator ran it. */
+export interface SimTaskTimes {
+  id: string;
+  method: string;
+  vm: string;
+  state: 'queued' | 'running' | 'success' | 'error';
+  queueTime: number;
+  startTime?: number;
+  completeTime?: number;
+}
+
 export interface SimScenario {
   name: string;
   description: string;
@@ -75,6 +86,10 @@ export class SimControl {
 
   stats(): Promise<SimStats> {
     return this.call('GET', '/stats');
+  }
+  /** Recent tasks, oldest first; only those of `method` when given. */
+  tasks(method?: string): Promise<SimTaskTimes[]> {
+    return this.call('GET', method === undefined ? '/tasks' : `/tasks?method=${encodeURIComponent(method)}`);
   }
   resetStats(): Promise<{ ok: true }> {
     return this.call('POST', '/stats/reset');

@@ -10,6 +10,8 @@
  *                                            keyId, disks: [{key, fileName, keyId}], triggeredAlarms: [{alarm, overallStatus, acknowledged}]}]
  *   GET    /_sim/scenario                   {name, description, vms: [{moref, name, expect: {outcome, cause, actions}}]}
  *   GET    /_sim/hosts                      [{moref, name, cryptoState, cacheSize}]
+ *   GET    /_sim/tasks?method=M             recent tasks, oldest first: [{id, method, vm, state, queueTime, startTime?,
+ *                                            completeTime?}] (epoch ms; where a task's time went, for the bench)
  *   GET    /_sim/events?after=KEY           [{key, type, eventTypeId, vm, message}] (oldest first, at most 1000)
  *   POST   /_sim/hosts/{host}/reboot        the host's key cache empties (its host key stays); its encrypted VMs lock
  *                                           and STAY locked until unlocked (vCenter does not re-push keys here)
@@ -93,6 +95,14 @@ export class Control {
     if (method === 'POST' && a === 'stats' && b === 'reset' && parts.length === 2) return this.resetStats();
     if (method === 'GET' && a === 'vms' && parts.length === 1) return [...w.vms.values()].map((vm) => this.vmJson(vm));
     if (method === 'GET' && a === 'hosts' && parts.length === 1) return [...w.hosts.values()].map((h) => ({ moref: h.id, name: h.name, cryptoState: h.cryptoState, cacheSize: h.cache.size, vms: h.vms.size }));
+    if (method === 'GET' && a === 'tasks' && parts.length === 1) {
+      const only = url.searchParams.get('method');
+      return this.ctx.tasks.recent().flatMap((id) => {
+        const t = this.ctx.tasks.get(id);
+        if (!t || (only !== null && t.method !== only)) return [];
+        return [{ id: t.id, method: t.method, vm: t.entity.id, state: t.state, queueTime: t.queueTime, startTime: t.startTime, completeTime: t.completeTime }];
+      });
+    }
     if (method === 'GET' && a === 'scenario' && parts.length === 1) {
       return {
         name: this.scenario.name,
