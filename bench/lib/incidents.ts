@@ -39,13 +39,23 @@ export class IncidentWatch {
   }
 
   /**
-   * Latest add, start and finish times (ms) over the finished incident jobs,
-   * to tell where a slow storm spent its time (detection or remediation).
+   * First and latest add, start and finish times (ms) over the finished
+   * incident jobs added at or after `since`, to tell where a slow storm spent
+   * its time (detection, queueing or remediation).
    */
-  async jobTimes(limit: number): Promise<{ jobs: number; lastAdded: number; lastStarted: number; lastFinished: number }> {
-    const jobs = await this.#queue.getJobs(['completed', 'failed'], 0, limit - 1);
-    const max = (f: (j: (typeof jobs)[number]) => number | undefined): number => Math.max(...jobs.map((j) => f(j) ?? Number.NaN).filter(Number.isFinite));
-    return { jobs: jobs.length, lastAdded: max((j) => j.timestamp), lastStarted: max((j) => j.processedOn), lastFinished: max((j) => j.finishedOn) };
+  async jobTimes(limit: number, since = 0): Promise<{ jobs: number; firstAdded: number; firstStarted: number; lastAdded: number; lastStarted: number; lastFinished: number }> {
+    const jobs = (await this.#queue.getJobs(['completed', 'failed'], 0, limit - 1)).filter((j) => j.timestamp >= since);
+    const values = (f: (j: (typeof jobs)[number]) => number | undefined): number[] => jobs.map((j) => f(j) ?? Number.NaN).filter(Number.isFinite);
+    const max = (f: (j: (typeof jobs)[number]) => number | undefined): number => Math.max(...values(f));
+    const min = (f: (j: (typeof jobs)[number]) => number | undefined): number => Math.min(...values(f));
+    return {
+      jobs: jobs.length,
+      firstAdded: min((j) => j.timestamp),
+      firstStarted: min((j) => j.processedOn),
+      lastAdded: max((j) => j.timestamp),
+      lastStarted: max((j) => j.processedOn),
+      lastFinished: max((j) => j.finishedOn),
+    };
   }
 
   /** Incidents still open (one key per open incident). */

@@ -49,7 +49,8 @@ export function notes(r: PhaseResults, startLoad: number): string[] {
   const s = r.storm;
   if (s) {
     const b = s.breakdown;
-    out.push(`storm: every job added after ${b.lastJobAddedSeconds} s, last one started at ${b.lastJobStartedSeconds} s, finished at ${b.lastJobFinishedSeconds} s; outcomes ${JSON.stringify(s.outcomes)}`);
+    out.push(`storm: first job added ${b.firstJobAddedSeconds} s after the reboot and started at ${b.firstJobStartedSeconds} s; every job added after ${b.lastJobAddedSeconds} s, last one started at ${b.lastJobStartedSeconds} s, finished at ${b.lastJobFinishedSeconds} s; outcomes ${JSON.stringify(s.outcomes)}`);
+    out.push(`storm task slots: first unlock running ${b.firstUnlockSeconds} s after the reboot, then ${b.slotIdleMsPerUnlock} ms of slot time idle per unlock (finish noticed, slot handed over, next start call)`);
     out.push(`storm CPU seconds: ${Object.entries(s.cpuSeconds).map(([k, v]) => `${k} ${v}`).join(', ')} (of ${cpus().length} cores x ${s.seconds} s)`);
   }
   out.push(`machine: ${cpus().length} cores, load average ${startLoad.toFixed(1)} at start, ${(loadavg()[0] ?? 0).toFixed(1)} at end`);

@@ -47,3 +47,32 @@ export function round(value: number, decimals = 3): number {
   const f = 10 ** decimals;
   return Math.round(value * f) / f;
 }
+
+/** A task's run as the simulator reports it (epoch ms). */
+export interface TaskRun {
+  startTime?: number;
+  completeTime?: number;
+}
+
+/**
+ * Where the storm's task slots went: how long after t0 the first task started,
+ * and the slot time left idle per task once tasks were flowing, i.e.
+ * (C x (last completion - first start) - sum of task run times) / tasks.
+ * That idle time is the per-cycle overhead (noticing a finished task, handing
+ * the slot over, the next start call); it is 0 when every slot is always busy.
+ */
+export function slotUsage(runs: readonly TaskRun[], t0: number, concurrency: number): { tasks: number; firstStartMs: number; idleMsPerTask: number } {
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`task concurrency must be a positive integer, got ${concurrency}`);
+  const done = runs.filter((r): r is Required<TaskRun> => r.startTime !== undefined && r.completeTime !== undefined && r.startTime >= t0);
+  if (done.length === 0) return { tasks: 0, firstStartMs: Number.NaN, idleMsPerTask: Number.NaN };
+  let first = Infinity;
+  let last = -Infinity;
+  let busy = 0;
+  for (const r of done) {
+    if (r.completeTime < r.startTime) throw new RangeError(`a task completed (${r.completeTime}) before it started (${r.startTime})`);
+    first = Math.min(first, r.startTime);
+    last = Math.max(last, r.completeTime);
+    busy += r.completeTime - r.startTime;
+  }
+  return { tasks: done.length, firstStartMs: first - t0, idleMsPerTask: Math.max(0, concurrency * (last - first) - busy) / done.length };
+}

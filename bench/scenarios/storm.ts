@@ -5,7 +5,7 @@ import { canary, quiesce, type PhaseEnv } from '../lib/phase.ts';
 import { SimControl } from '../../src/simulator/control-client.ts';
 import { startSimulatorProcess } from '../lib/simulator.ts';
 import { cpuSeconds } from '../lib/procfs.ts';
-import { ratio, round, stormLowerBoundMs } from '../lib/stats.ts';
+import { ratio, round, slotUsage, stormLowerBoundMs } from '../lib/stats.ts';
 import { runStormBaseline } from './storm-baseline.ts';
 import { startVmlockStack } from '../lib/vmlock-processes.ts';
 import { waitUntil } from '../lib/wait.ts';
@@ -33,7 +33,17 @@ export interface StormResult {
   /** CPU seconds used from the reboot to the last unlock, by part (poller, workers, notifier, simulator). */
   cpuSeconds: Record<string, number>;
   /** Seconds from the reboot to the last incident job added, started and finished (where the time went). */
-  breakdown: { lastJobAddedSeconds: number; lastJobStartedSeconds: number; lastJobFinishedSeconds: number };
+  breakdown: {
+    firstJobAddedSeconds: number;
+    firstJobStartedSeconds: number;
+    lastJobAddedSeconds: number;
+    lastJobStartedSeconds: number;
+    lastJobFinishedSeconds: number;
+    /** Seconds from the reboot to the first unlock task running in the simulator. */
+    firstUnlockSeconds: number;
+    /** Task-slot time left idle per unlock once they flowed: the per-task handover overhead. */
+    slotIdleMsPerUnlock: number;
+  };
   /** Notifications received by a consumer bound to the exchange (canary included), by routing key. */
   notifications: Record<string, number>;
 }
@@ -113,8 +123,9 @@ export async function runStorm(env: PhaseEnv): Promise<StormResult> {
     env.log(`storm: ${maxLocked} VMs unlocked in ${(elapsedMs / 1000).toFixed(2)} s; waiting for the incidents to close`);
     await quiesce(watch, children, 'the storm incidents to close', 120_000);
     const stats = await api.stats();
+    const slots = slotUsage(await api.tasks('CryptoUnlock_Task'), t0, o.taskConcurrency);
     const incidents = (await watch.incidentCount()) - canaryIncidents;
-    const jobs = await watch.jobTimes(incidents + canaryIncidents + 10);
+    const jobs = await watch.jobTimes(incidents + canaryIncidents + 10, t0);
     // Notifications trail the incidents a little; wait for the resolved ones (not a figure, so not fatal).
     await waitUntil(() => (sink?.byRoutingKey['incident.resolved'] ?? 0) >= incidents + canaryIncidents, { what: 'notifications', timeoutMs: 15_000, intervalMs: 200 }).catch(() => undefined);
     const boundMs = stormLowerBoundMs(maxLocked, o.taskConcurrency, o.unlockTaskMs);
@@ -130,9 +141,13 @@ export async function runStorm(env: PhaseEnv): Promise<StormResult> {
       incidents,
       cpuSeconds: cpuSecondsUsed,
       breakdown: {
+        firstJobAddedSeconds: round((jobs.firstAdded - t0) / 1000),
+        firstJobStartedSeconds: round((jobs.firstStarted - t0) / 1000),
         lastJobAddedSeconds: round((jobs.lastAdded - t0) / 1000),
         lastJobStartedSeconds: round((jobs.lastStarted - t0) / 1000),
         lastJobFinishedSeconds: round((jobs.lastFinished - t0) / 1000),
+        firstUnlockSeconds: round(slots.firstStartMs / 1000),
+        slotIdleMsPerUnlock: round(slots.idleMsPerTask, 1),
       },
       outcomes: await watch.outcomes(incidents + canaryIncidents + 10),
       callsByMethod: stats.calls,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { percentile, perMinute, ratio, round, stormLowerBoundMs } from '../../bench/lib/stats.ts';
+import { percentile, perMinute, ratio, round, slotUsage, stormLowerBoundMs } from '../../bench/lib/stats.ts';
 
 describe('percentile (nearest rank)', () => {
   const hundred = Array.from({ length: 100 }, (_, i) => 100 - i); // 100..1, unsorted on purpose
@@ -67,5 +67,29 @@ describe('ratio, perMinute, round', () => {
     expect(round(1.23456)).toBe(1.235);
     expect(round(1.23456, 1)).toBe(1.2);
     expect(round(Number.POSITIVE_INFINITY)).toBe(Number.POSITIVE_INFINITY);
+  });
+});
+
+describe('slotUsage', () => {
+  it('is zero idle when every slot runs back to back', () => {
+    // 2 slots, 4 tasks of 100 ms, started 50 ms after t0, no gaps.
+    const runs = [0, 0, 100, 100].map((s) => ({ startTime: 1050 + s, completeTime: 1150 + s }));
+    expect(slotUsage(runs, 1000, 2)).toEqual({ tasks: 4, firstStartMs: 50, idleMsPerTask: 0 });
+  });
+
+  it('charges the gap between a task finishing and the next start to each task', () => {
+    // 1 slot, 3 tasks of 100 ms with 20 ms between them: 40 ms idle over 3 tasks.
+    const runs = [0, 120, 240].map((s) => ({ startTime: 2000 + s, completeTime: 2100 + s }));
+    const u = slotUsage(runs, 2000, 1);
+    expect(u.firstStartMs).toBe(0);
+    expect(u.idleMsPerTask).toBeCloseTo(40 / 3, 6);
+  });
+
+  it('ignores tasks started before t0 or not finished, and rejects nonsense', () => {
+    const runs = [{ startTime: 900, completeTime: 1000 }, { startTime: 1100 }, { startTime: 1200, completeTime: 1300 }];
+    expect(slotUsage(runs, 1000, 1)).toEqual({ tasks: 1, firstStartMs: 200, idleMsPerTask: 0 });
+    expect(slotUsage([], 0, 4).tasks).toBe(0);
+    expect(() => slotUsage(runs, 0, 0)).toThrow(/concurrency/);
+    expect(() => slotUsage([{ startTime: 10, completeTime: 5 }], 0, 1)).toThrow(/before it started/);
   });
 });
