@@ -104,8 +104,12 @@ export class TaskSemaphore {
       token,
       release: async () => {
         clearInterval(timer);
-        await this.#redis.multi().zrem(key, token).publish(channel, token).exec();
-        this.#released(channel); // this process's next waiter need not wait for the message
+        const removed = this.#redis.multi().zrem(key, token).publish(channel, token).exec();
+        // This process's next waiter goes at once, without waiting for the reply or
+        // the message: one connection runs commands in order, so its attempt comes
+        // after the ZREM (were it refused, the published release wakes it again).
+        this.#released(channel);
+        await removed;
       },
     };
   }
