@@ -27,6 +27,18 @@ describe('simulator storm scenario, task cap and scale', () => {
       expect(after.runningTasks).toBe(0);
       expect(Object.values(after.tasksStarted).every((m) => m.CryptoUnlock_Task === 1)).toBe(true);
       expect(Object.keys(after.tasksStarted)).toHaveLength(60);
+      // /_sim/tasks: each unlock's times; never more than 4 running at any start.
+      const tasks = await ctl.tasks('CryptoUnlock_Task');
+      expect(tasks).toHaveLength(60);
+      expect(new Set(tasks.map((t) => t.vm))).toEqual(new Set(vms.map((v) => v.moref)));
+      for (const t of tasks) {
+        expect(t.state).toBe('success');
+        expect(t.startTime!).toBeGreaterThanOrEqual(t.queueTime);
+        expect(t.completeTime! - t.startTime!).toBeGreaterThanOrEqual(29);
+        const runningAtStart = tasks.filter((o) => o.startTime! <= t.startTime! && o.completeTime! > t.startTime!).length;
+        expect(runningAtStart).toBeLessThanOrEqual(4);
+      }
+      expect(await ctl.tasks('PowerOnVM_Task')).toEqual([]);
     } finally {
       await sim.stop();
     }
