@@ -3,17 +3,20 @@
  * vCenter share one RetrievePropertiesEx or QueryCryptoKeyStatus. Loads made
  * within `windowMs` form a batch, and while a batch is in flight the next one
  * only collects, so under load batches grow by themselves (at most one call in
- * flight per loader). A failed batch rejects every load in it.
+ * flight per loader). After a quiet spell (no call for `windowMs`) the first
+ * batch waits only `firstWindowMs`: the first incidents of a storm start at
+ * once instead of a whole window late. A failed batch rejects every load in it.
  */
 export class BatchLoader<K, V> {
   #pending = new Map<string, { key: K; waiters: { resolve: (v: V) => void; reject: (e: unknown) => void }[] }>();
   #timer: NodeJS.Timeout | undefined;
   #inFlight = false;
+  #lastFlushAt = -Infinity;
 
   constructor(
     private readonly load: (keys: K[]) => Promise<Map<string, V>>,
     private readonly idOf: (key: K) => string,
-    private readonly opts: { windowMs: number; maxBatch: number; missing: (key: K) => V },
+    private readonly opts: { windowMs: number; firstWindowMs?: number; maxBatch: number; missing: (key: K) => V },
   ) {}
 
   get(key: K): Promise<V> {
@@ -29,7 +32,10 @@ export class BatchLoader<K, V> {
   #schedule(): void {
     if (this.#inFlight || this.#pending.size === 0) return;
     if (this.#pending.size >= this.opts.maxBatch) this.#flush();
-    else this.#timer ??= setTimeout(() => this.#flush(), this.opts.windowMs);
+    else if (!this.#timer) {
+      const quiet = Date.now() - this.#lastFlushAt >= this.opts.windowMs;
+      this.#timer = setTimeout(() => this.#flush(), quiet ? (this.opts.firstWindowMs ?? this.opts.windowMs) : this.opts.windowMs);
+    }
   }
 
   #flush(): void {
@@ -44,6 +50,7 @@ export class BatchLoader<K, V> {
     for (const id of batch.keys()) this.#pending.delete(id);
     if (batch.size === 0) return;
     this.#inFlight = true;
+    this.#lastFlushAt = Date.now();
     const keys = [...batch.values()].map((e) => e.key);
     let call: Promise<Map<string, V>>;
     try {
