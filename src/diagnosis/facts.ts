@@ -21,7 +21,7 @@ export interface VmFacts {
   host: HostCryptoInfo | null | undefined;
   /** Cryptographer.RegisterVM on the VM's folder (for this session); undefined when not checked. */
   canRegisterVm: boolean | undefined;
-  /** Recent crypto events of this VM (EventEx ids com.vmware.vc.vm.Crypto.* and similar), newest last. */
+  /** Recent events of this VM that change a diagnosis (failed power-ons, mixed-key disk chains), newest last. */
   events: VimEvent[];
   /** Datastore type (e.g. "vsan", "VMFS") per datastore moref value, when known. */
   datastoreTypes?: Record<string, string>;

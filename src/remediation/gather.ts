@@ -7,21 +7,23 @@ import { BatchLoader, TtlCache } from './batch-loader.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 
-/** Crypto events worth showing next to a diagnosis (EventEx ids; see vsphere-api-notes §5). */
-export const CRYPTO_EVENT_IDS = [
-  'com.vmware.vc.vm.Crypto.VMLocked.KeyMissingOnHost',
-  'com.vmware.vc.vm.Crypto.VMLocked.KeyMissingOnKMS',
-  'com.vmware.vc.vm.Crypto.VMLocked.KMSClusterError',
-  'com.vmware.vc.vm.Crypto.VMLocked.TAKeyMissingOnHost',
-  'com.vmware.vc.vm.Crypto.VMLocked.TAKMSClusterUnavaliable',
-  'com.vmware.vc.vm.Crypto.VMUnlocked',
-  'com.vmware.vc.vm.crypto.DiskchainUsingMixedKeys',
-];
+/**
+ * Events that change a diagnosis (EventEx ids; see vsphere-api-notes §5). The
+ * VMLocked/VMUnlocked events are left out on purpose: the poller already puts
+ * them on the incident's timeline as signals, and in a storm there is one per
+ * VM, so reading them again for every diagnosis batch would cost each worker
+ * a page of a thousand events and change no decision.
+ */
+export const DIAGNOSIS_EVENT_IDS = ['com.vmware.vc.vm.crypto.DiskchainUsingMixedKeys'];
 /** A failed power-on (typed class, or the ids an EventEx form carries): a signal of its own for disk-key problems. */
 export const POWER_ON_FAILED_IDS = ['VmFailedToPowerOnEvent', 'vim.event.VmFailedToPowerOnEvent', 'com.vmware.vc.vm.VmFailedToPowerOnEvent'];
 
 export interface GatherOptions {
-  /** How long concurrent requests wait to share one call (default 100 ms; while a call is in flight the next batch collects). */
+  /**
+   * How long concurrent requests wait to share one call (default 100 ms; while a
+   * call is in flight the next batch collects). The first batch after a quiet
+   * spell waits only followWindowMs.
+   */
   batchWindowMs?: number;
   /**
    * Batch window of key status, host and privilege reads (default 10 ms): they
@@ -32,7 +34,7 @@ export interface GatherOptions {
   verifyWindowMs?: number;
   /** How long KMS health, privileges, host state and key statuses are reused. */
   factTtlMs?: number;
-  /** How long the recent crypto events (one read for all VMs) are reused. */
+  /** How long the recent events that change a diagnosis (one read for all VMs) are reused. */
   eventTtlMs?: number;
   /** How far back events are read. */
   eventWindowMs?: number;
@@ -77,7 +79,7 @@ export class FactGatherer {
         return new Map([...ids].map((id) => [id, m.get(id) ?? null]));
       },
       (id) => id,
-      { windowMs, maxBatch: 200, missing: () => null },
+      { windowMs, firstWindowMs: followWindowMs, maxBatch: 200, missing: () => null },
     );
     // Verification reads follow tasks that end one by one: a longer window lets them share calls.
     this.#verifyReads = new BatchLoader(
@@ -156,6 +158,9 @@ export class FactGatherer {
 
   /** fresh: do not reuse cached key statuses and KMS health (re-diagnosis after a KMS wait). */
   async gather(moref: string, signalKind?: string, opts: { fresh?: boolean } = {}): Promise<VmFacts> {
+    // The event read needs nothing from the snapshot: run both at once (its failure is seen below).
+    const recentEvents = this.#recentEvents();
+    recentEvents.catch(() => undefined);
     const snapshot = await this.readVm(moref);
     const facts: VmFacts = {
       vcenter: this.#api.name,
@@ -185,7 +190,7 @@ export class FactGatherer {
       hostId ? this.#hostCache.get(hostId, () => this.#hosts.get(hostId)) : Promise.resolve(undefined),
       folderId ? this.#privCache.get(folderId, () => this.#privileges.get(folderId)) : Promise.resolve(undefined),
       Promise.all(providers.map(async (p) => [p, await this.#kmsCache.get(p, () => this.#kmsActive(p))] as const)),
-      this.#recentEvents(),
+      recentEvents,
     ]);
     facts.keyStatuses = statuses.filter((s): s is CryptoKeyStatus => s !== undefined);
     facts.host = host;
@@ -213,11 +218,11 @@ export class FactGatherer {
     return this.#eventCache.get('crypto', async () => {
       let collector;
       try {
-        collector = await this.#api.createEventCollector({ eventTypeId: [...CRYPTO_EVENT_IDS, ...POWER_ON_FAILED_IDS], beginTime: new Date(Date.now() - this.#eventWindowMs) });
+        collector = await this.#api.createEventCollector({ eventTypeId: [...DIAGNOSIS_EVENT_IDS, ...POWER_ON_FAILED_IDS], beginTime: new Date(Date.now() - this.#eventWindowMs) });
         return await collector.readNext(1000);
       } catch (err) {
         if (isTransient(err)) throw err;
-        this.#log.warn({ err: errorMessage(err) }, 'cannot read recent crypto events; diagnosing without them');
+        this.#log.warn({ err: errorMessage(err) }, 'cannot read recent events (failed power-ons, mixed-key disk chains); diagnosing without them');
         return [];
       } finally {
         await collector?.destroy().catch(() => undefined);

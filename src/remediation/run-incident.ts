@@ -218,7 +218,7 @@ async function diagnoseAndPlan(ctx: IncidentContext, progress: Progress, save: (
   const diagnosis = diagnose(facts);
   const wasPoweredOn = meta(progress, 'initialPower') === 'poweredOn' || job.signal.kind === 'powerOnFailure' || facts.signalKind === 'powerOnFailure';
   const plan = planRemediation(diagnosis, facts, policy, { wasPoweredOn });
-  await ctx.note('facts', `facts gathered (${facts.keyStatuses.length} key statuses, ${facts.events.length} crypto events)`, factsForTimeline(facts));
+  await ctx.note('facts', `facts gathered (${facts.keyStatuses.length} key statuses, ${facts.events.length} events)`, factsForTimeline(facts));
   await ctx.note('causes', diagnosis.causes.map((c) => `${c.code}: ${c.message}`).join('; ') || 'no cause', { causes: diagnosis.causes, advisories: diagnosis.advisories, bootDisk: diagnosis.bootDisk });
   await Promise.all([
     ctx.note('plan', plan.summary + (plan.dryRun ? ' (dry-run)' : ''), plan),
