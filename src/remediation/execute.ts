@@ -201,7 +201,8 @@ async function runTask(
     }
     // Start waiting at once; the task MoRef is saved meanwhile (the task runs anyway), and
     // both are done before the result is acted on.
-    const waiting = deps.api.waitForTask(task, { timeoutMs: deps.taskTimeoutMs });
+    // shared: no result is read, so another worker's sighting of the success frees the slot as well.
+    const waiting = deps.api.waitForTask(task, { timeoutMs: deps.taskTimeoutMs, shared: true });
     waiting.catch(() => undefined);
     if (!existing) {
       progress.tasks[id] = task.value;

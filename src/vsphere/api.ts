@@ -16,6 +16,7 @@ import type {
   VmCryptoSnapshot,
   VmStateSummary,
 } from './types.ts';
+import type { TaskCompletionFeed, WaitOptions } from './task-waiter.ts';
 
 /**
  * What the poller, the workers and the CLI need from one vCenter. VsphereClient
@@ -74,9 +75,12 @@ export interface VsphereApi {
   /**
    * Waits for a task through the client's shared PropertyCollector (no sleep
    * loops). Resolves with the final TaskInfo on success; rejects with the task's
-   * typed fault on error.
+   * typed fault on error. With `shared`, another process's sighting of the
+   * success (see shareTaskCompletions) settles the wait too.
    */
-  waitForTask(task: MoRef, options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<TaskInfo>;
+  waitForTask(task: MoRef, options?: WaitOptions): Promise<TaskInfo>;
+  /** Optional: exchange task successes with other processes watching this vCenter. */
+  shareTaskCompletions?(feed: TaskCompletionFeed): void;
 
   /**
    * WaitForUpdatesEx on a ContainerView of every object of `type` below rootFolder,

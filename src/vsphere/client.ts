@@ -28,7 +28,7 @@ import {
   type DiskToRemove,
   type PropertySpecArg,
 } from './specs.ts';
-import { TASK_PATHS, TaskWaiter } from './task-waiter.ts';
+import { TASK_PATHS, TaskWaiter, type TaskCompletionFeed, type WaitOptions } from './task-waiter.ts';
 import { HttpTransport, type TlsOptions } from './transport.ts';
 import type {
   AlarmDefinition,
@@ -672,9 +672,13 @@ export class VsphereClient implements VsphereApi {
     return this.reloadVirtualMachineFromPath_Task(vm, configurationPath);
   }
 
-  waitForTask(task: MoRef, options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<TaskInfo> {
+  waitForTask(task: MoRef, options?: WaitOptions): Promise<TaskInfo> {
     if (!this.content) return Promise.reject(NOT_CONNECTED(this.name));
     return this.taskWaiter.wait(task, options);
+  }
+
+  shareTaskCompletions(feed: TaskCompletionFeed): void {
+    this.taskWaiter.attachFeed(feed);
   }
 
   watchObjects(

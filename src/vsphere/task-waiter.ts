@@ -27,8 +27,33 @@ interface TaskRecord {
   finishedAt?: number;
 }
 
+/**
+ * Task successes seen by other processes that watch the same vCenter (the
+ * worker carries them over Redis). Every worker process waits through its own
+ * collector at its own pace; sharing what each sees lets a task's end be
+ * noticed by whichever process looks first, without another SOAP call.
+ */
+export interface TaskCompletionFeed {
+  /** Tells the others that these tasks succeeded (fire and forget). */
+  publish(tasks: string[]): void;
+  /** `onSucceeded` gets task ids another process saw succeed. */
+  subscribe(onSucceeded: (tasks: string[]) => void): void;
+}
+
+/** Options of one wait. */
+export interface WaitOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  /**
+   * Another process's sighting of the task's success is enough (the caller
+   * needs neither the result nor this process's own read of it).
+   */
+  shared?: boolean;
+}
+
 interface Waiter {
   task: MoRef;
+  shared: boolean;
   resolve: (info: TaskInfo) => void;
   reject: (err: unknown) => void;
   /** Loop rounds completed since this waiter registered without the task being seen. */
@@ -64,6 +89,11 @@ export class TaskWaiter {
   private loop: Promise<void> | undefined;
   private closed = false;
   private generation = 0;
+  private feed: TaskCompletionFeed | undefined;
+  /** Duration of this process's last round (call and handling). */
+  private roundMs = 0;
+  /** Estimated start of another process's latest round (its message, less a round's duration). */
+  private otherRoundAt: number | undefined;
 
   constructor(
     private readonly ops: TaskWaiterOps,
@@ -79,12 +109,19 @@ export class TaskWaiter {
     for (const w of this.waiters) w.fallbackFilter = undefined;
   }
 
+  /** Shares the successes this waiter sees, and settles shared waits on the others' (once). */
+  attachFeed(feed: TaskCompletionFeed): void {
+    if (this.feed) throw new Error('a task completion feed is already attached');
+    this.feed = feed;
+    feed.subscribe((tasks) => this.onShared(tasks));
+  }
+
   close(): void {
     this.closed = true;
     for (const w of [...this.waiters]) this.settle(w, () => w.reject(new TransportError(`client closed while waiting for ${w.task.value}`)));
   }
 
-  wait(task: MoRef, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<TaskInfo> {
+  wait(task: MoRef, options: WaitOptions = {}): Promise<TaskInfo> {
     const known = this.tasks.get(task.value);
     if (known?.state === 'success' || known?.state === 'error') return this.finish(task, known);
     return new Promise<TaskInfo>((resolve, reject) => {
@@ -93,7 +130,7 @@ export class TaskWaiter {
         for (const c of cleanups) c();
         fn();
       };
-      const waiter: Waiter = { task, resolve: (i) => done(() => resolve(i))(), reject: (e) => done(() => reject(e))(), unseenRounds: 0 };
+      const waiter: Waiter = { task, shared: options.shared === true, resolve: (i) => done(() => resolve(i))(), reject: (e) => done(() => reject(e))(), unseenRounds: 0 };
       if (options.signal) {
         const signal = options.signal;
         if (signal.aborted) {
@@ -155,7 +192,8 @@ export class TaskWaiter {
         const started = Date.now();
         const changed = await this.round();
         failures = 0;
-        const pause = COALESCE_MS - (Date.now() - started);
+        this.roundMs = Date.now() - started;
+        const pause = this.nextRoundAt(started) - Date.now();
         if (changed && this.waiters.size > 0 && pause > 0) await new Promise((r) => setTimeout(r, pause));
       } catch (err) {
         if (this.closed) return;
@@ -180,6 +218,23 @@ export class TaskWaiter {
     }
   }
 
+  /**
+   * When the next round may start: COALESCE_MS after this one started, moved
+   * toward halfway between the rounds of another process that shares its
+   * sightings (by half the gap each time, so the average pace stays the same).
+   * Two processes then look at vCenter in turn, and a task's end waits about a
+   * quarter of COALESCE_MS to be seen instead of half.
+   */
+  private nextRoundAt(started: number): number {
+    const natural = started + COALESCE_MS;
+    const other = this.otherRoundAt;
+    if (other === undefined || Date.now() - other > 2 * COALESCE_MS) return natural;
+    let target = other + COALESCE_MS / 2;
+    while (target < natural - COALESCE_MS / 2) target += COALESCE_MS;
+    while (target >= natural + COALESCE_MS / 2) target -= COALESCE_MS;
+    return natural + (target - natural) / 2;
+  }
+
   /** One WaitForUpdatesEx; true when it brought changes. */
   private async round(): Promise<boolean> {
     if (!this.collector) {
@@ -192,18 +247,21 @@ export class TaskWaiter {
     const collector = this.collector;
     const gen = this.generation;
     const seenBefore = new Set(this.waiters);
+    const initial = this.version === '';
     const result = await this.ops.waitForUpdates(collector, this.version, this.maxWaitSeconds);
     if (gen !== this.generation) return false;
     if (result) {
       this.version = result.version;
-      this.apply(result.updates);
+      // The first read lists every recent task, long finished ones too: nothing new to share.
+      this.apply(result.updates, !initial);
     }
     await this.fallbacks(seenBefore, collector);
     return result !== null && !result.truncated;
   }
 
-  private apply(updates: ObjectUpdate[]): void {
+  private apply(updates: ObjectUpdate[], share = false): void {
     const now = Date.now();
+    const succeeded: string[] = [];
     for (const u of updates) {
       if (u.obj.type !== 'Task') continue;
       const rec = this.tasks.get(u.obj.value) ?? {};
@@ -216,16 +274,41 @@ export class TaskWaiter {
         else if (c.name === 'info.name') rec.name = str(c.val);
         else if (c.name === 'info.descriptionId') rec.descriptionId = str(c.val);
       }
-      if ((rec.state === 'success' || rec.state === 'error') && rec.finishedAt === undefined) rec.finishedAt = now;
+      if ((rec.state === 'success' || rec.state === 'error') && rec.finishedAt === undefined) {
+        rec.finishedAt = now;
+        if (rec.state === 'success') succeeded.push(u.obj.value);
+      }
       this.tasks.delete(u.obj.value);
       this.tasks.set(u.obj.value, rec);
     }
     this.prune(now);
+    const mine = new Set<string>();
     for (const w of [...this.waiters]) {
       const rec = this.tasks.get(w.task.value);
       if (rec?.state === 'success' || rec?.state === 'error') {
+        mine.add(w.task.value);
         this.settle(w, () => this.finish(w.task, rec).then(w.resolve, w.reject));
       }
+    }
+    // Tasks nobody here waited for are likely another process's: tell it.
+    const others = succeeded.filter((t) => !mine.has(t));
+    if (share && this.feed && others.length > 0) this.feed.publish(others);
+  }
+
+  /** Another process saw these tasks succeed: settle the shared waits on them. */
+  private onShared(tasks: string[]): void {
+    if (this.closed || this.waiters.size === 0) return;
+    this.otherRoundAt = Date.now() - this.roundMs;
+    const ids = new Set(tasks);
+    const now = Date.now();
+    for (const w of [...this.waiters]) {
+      if (!w.shared || !ids.has(w.task.value)) continue;
+      const known = this.tasks.get(w.task.value);
+      // What this process read itself wins (an error carries its fault).
+      if (known?.state === 'success' || known?.state === 'error') continue;
+      const rec: TaskRecord = { ...known, state: 'success', finishedAt: now };
+      this.tasks.set(w.task.value, rec);
+      this.settle(w, () => this.finish(w.task, rec).then(w.resolve, w.reject));
     }
   }
 

@@ -5,6 +5,7 @@ import { createClientFromConfig } from '../vsphere/client.ts';
 import { FactGatherer, type GatherOptions } from '../remediation/gather.ts';
 import { errorMessage, VmlockError } from '../errors.ts';
 import { health } from '../ops/health.ts';
+import type { TaskCompletionFeed } from '../vsphere/task-waiter.ts';
 
 export type ClientFactory = (vc: VcenterConfig, logger: Logger) => VsphereApi;
 
@@ -26,6 +27,8 @@ export class VcenterPool {
     private readonly logger: Logger,
     private readonly factory: ClientFactory = (vc, log) => createClientFromConfig(vc, log),
     private readonly gatherOptions: GatherOptions = {},
+    /** The task completion feed of a vCenter shared with the other worker processes, if any. */
+    private readonly taskFeed?: (vcenter: string) => TaskCompletionFeed,
   ) {}
 
   get(name: string): Promise<VcenterHandle> {
@@ -41,6 +44,7 @@ export class VcenterPool {
         await api.close().catch(() => undefined);
         throw err;
       }
+      if (this.taskFeed && api.shareTaskCompletions) api.shareTaskCompletions(this.taskFeed(name));
       health.report(`vcenter:${name}`, true, 'connected');
       return { api, gatherer: new FactGatherer(api, this.logger.child({ vcenter: name }), this.gatherOptions) };
     })();
