@@ -3,15 +3,18 @@
  * vCenter share one RetrievePropertiesEx or QueryCryptoKeyStatus. Loads made
  * within `windowMs` form a batch, and while a batch is in flight the next one
  * only collects, so under load batches grow by themselves (at most one call in
- * flight per loader). After a quiet spell (no call for `windowMs`) the first
- * batch waits only `firstWindowMs`: the first incidents of a storm start at
- * once instead of a whole window late. A failed batch rejects every load in it.
+ * flight per loader). When loads start after a quiet spell (no call for
+ * `windowMs`), batches wait only `firstWindowMs` for one window: the first
+ * incidents of a storm go out at once, in batches that grow with each call,
+ * instead of a whole window late. A failed batch rejects every load in it.
  */
 export class BatchLoader<K, V> {
   #pending = new Map<string, { key: K; waiters: { resolve: (v: V) => void; reject: (e: unknown) => void }[] }>();
   #timer: NodeJS.Timeout | undefined;
   #inFlight = false;
   #lastFlushAt = -Infinity;
+  /** Until then batches wait firstWindowMs (set when loads start after a quiet spell). */
+  #quickUntil = -Infinity;
 
   constructor(
     private readonly load: (keys: K[]) => Promise<Map<string, V>>,
@@ -33,8 +36,9 @@ export class BatchLoader<K, V> {
     if (this.#inFlight || this.#pending.size === 0) return;
     if (this.#pending.size >= this.opts.maxBatch) this.#flush();
     else if (!this.#timer) {
-      const quiet = Date.now() - this.#lastFlushAt >= this.opts.windowMs;
-      this.#timer = setTimeout(() => this.#flush(), quiet ? (this.opts.firstWindowMs ?? this.opts.windowMs) : this.opts.windowMs);
+      const now = Date.now();
+      if (now - this.#lastFlushAt >= this.opts.windowMs) this.#quickUntil = now + this.opts.windowMs;
+      this.#timer = setTimeout(() => this.#flush(), now < this.#quickUntil ? (this.opts.firstWindowMs ?? this.opts.windowMs) : this.opts.windowMs);
     }
   }
 

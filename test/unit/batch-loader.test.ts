@@ -2,19 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { BatchLoader } from '../../src/remediation/batch-loader.ts';
 
 /** A loader whose calls are recorded with the time they were made (ms after `t0`). */
-function recorder(windowMs: number, firstWindowMs?: number) {
+function recorder(windowMs: number, firstWindowMs?: number, flightMs = 20) {
   const t0 = Date.now();
   const calls: { at: number; keys: string[] }[] = [];
   const loader = new BatchLoader<string, string>(
     async (keys) => {
       calls.push({ at: Date.now() - t0, keys });
-      await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, flightMs));
       return new Map(keys.map((k) => [k, k.toUpperCase()]));
     },
     (k) => k,
     { windowMs, ...(firstWindowMs !== undefined ? { firstWindowMs } : {}), maxBatch: 3, missing: () => 'missing' },
   );
-  return { loader, calls };
+  return { loader, calls, t0 };
 }
 
 describe('BatchLoader', () => {
@@ -25,16 +25,22 @@ describe('BatchLoader', () => {
     expect(calls.map((c) => c.keys)).toEqual([['a', 'b', 'c'], ['d']]);
   });
 
-  it('after a quiet spell the first batch waits only firstWindowMs; the next ones the whole window', async () => {
-    const { loader, calls } = recorder(200, 5);
-    const first = loader.get('a');
-    await new Promise((r) => setTimeout(r, 10)); // the first call is in flight now
-    const second = loader.get('b');
+  it('after a quiet spell batches wait only firstWindowMs for one window, then the whole window', async () => {
+    // window 300 ms, first window 5 ms, each call 100 ms.
+    const { loader, calls, t0 } = recorder(300, 5, 100);
+    const until = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, t0 + ms - Date.now())));
+    const first = loader.get('a'); // out at about 5 ms
+    await until(30);
+    const second = loader.get('b'); // came while 'a' was in flight, within the quick window
     await Promise.all([first, second]);
-    expect(calls.map((c) => c.keys)).toEqual([['a'], ['b']]);
-    expect(calls[0]!.at).toBeLessThan(100);
-    // 'b' came while 'a' was in flight: it waits a whole window after that call.
-    expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(195);
+    // After the quick window (300 ms) but less than a window after the last call:
+    await until(340);
+    await loader.get('c');
+    expect(calls.map((c) => c.keys)).toEqual([['a'], ['b'], ['c']]);
+    const [a, b, c] = calls.map((x) => x.at) as [number, number, number];
+    expect(a).toBeLessThan(100); // not a whole window late
+    expect(b - a).toBeLessThan(200); // soon after 'a' returned, not a window later
+    expect(c).toBeGreaterThanOrEqual(630); // a whole window after it came
   });
 
   it('a failed call rejects every load of its batch, and the next batch still runs', async () => {
