@@ -53,7 +53,7 @@ completed (FAILs are reported, not fatal), 1 when it could not complete,
   --task-ms MS         duration of one CryptoUnlock_Task (default 200)
   --concurrency C      concurrent tasks in the simulator = maxConcurrentTasksPerVcenter (default 16)
   --workers W          worker processes (default 2)
-  --worker-concurrency N  worker.concurrency of each worker (default 64)
+  --worker-concurrency N  worker.concurrency of each worker (default 32)
   --only LIST          comma list of phases: storm,inventory,client (default all)
   --out FILE           results file (default bench/results.json)
   --seed N             seed for the simulator and the lock schedule (default 42)
@@ -132,7 +132,7 @@ export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     unlockTaskMs: int('task-ms', v['task-ms'], 200, 1, 600_000),
     taskConcurrency: int('concurrency', v.concurrency, 16, 1, 1000),
     workers: int('workers', v.workers, 2, 1, 16),
-    workerConcurrency: int('worker-concurrency', v['worker-concurrency'], 64, 1, 1000),
+    workerConcurrency: int('worker-concurrency', v['worker-concurrency'], 32, 1, 1000),
     parseVms: int('parse-vms', v['parse-vms'], 10_000, 1, 100_000),
     seed: int('seed', v.seed, 42, 0, 2 ** 31 - 1),
     out: resolve(v.out ?? 'bench/results.json'),
