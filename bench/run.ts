@@ -111,8 +111,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 
   const checks = checksOf(results, o);
-  process.stdout.write(`\nvmlock benchmark ${startedAt.toISOString()}${o.quick ? ' (quick)' : ''}: storm ${o.stormVms} VMs, C=${o.taskConcurrency}, unlock ${o.unlockTaskMs} ms, latency ${o.latencyMs} ms/call; inventory ${o.inventoryVms} VMs, ${o.locks} locks, idle ${o.idleSeconds} s\n\n`);
+  const setUp = [
+    o.only.includes('storm') ? `storm ${o.stormVms} VMs, C=${o.taskConcurrency}, unlock ${o.unlockTaskMs} ms, latency ${o.latencyMs} ms/call, ${o.workers} workers x ${o.workerConcurrency}` : undefined,
+    o.only.includes('inventory') ? `inventory ${o.inventoryVms} VMs, ${o.locks} locks, idle ${o.idleSeconds} s` : undefined,
+    o.only.includes('client') ? `client ${o.parseVms}-VM parse` : undefined,
+  ].filter((x) => x !== undefined);
+  process.stdout.write(`\nvmlock benchmark ${startedAt.toISOString()}${o.quick ? ' (quick)' : ''}: ${setUp.join('; ')}\n\n`);
   process.stdout.write(formatTable(checks) + '\n');
+  for (const c of checks) if (c.unjudged !== undefined) process.stdout.write(`\n${c.name} not judged: ${c.unjudged}\n`);
   process.stdout.write(notes(results, startLoad).map((n) => `\n${n}`).join('') + '\n');
   mkdirSync(dirname(o.out), { recursive: true });
   writeFileSync(o.out, JSON.stringify(resultsJson(results, o, checks, errors, startedAt, startLoad), null, 2) + '\n');

@@ -36,6 +36,8 @@ export interface Check {
   pass?: boolean;
   /** The phase was not run (--only): shown as skipped, never judged. */
   skipped?: boolean;
+  /** Why the target is shown but not judged in this run (e.g. a storm smaller than the target's size). */
+  unjudged?: string;
 }
 
 /** PASS when the value is finite and meets the target; a missing value FAILs. */
@@ -44,15 +46,23 @@ export function judge(value: number | null | undefined, target: Target): boolean
   return target.op === '<=' ? value <= target.limit : value < target.limit;
 }
 
-export function makeCheck(name: string, value: number | null | undefined, unit: string, target?: Target, skipped = false): Check {
+export function makeCheck(name: string, value: number | null | undefined, unit: string, target?: Target, skipped = false, unjudged?: string): Check {
   const v = value === undefined || value === null || !Number.isFinite(value) ? null : value;
   const check: Check = { name, value: v, unit };
   if (skipped) return { ...check, skipped: true };
   if (target) {
     check.target = target;
-    check.pass = judge(v, target);
+    if (unjudged !== undefined) check.unjudged = unjudged;
+    else check.pass = judge(v, target);
   }
   return check;
+}
+
+/** A result word for the table and results.json: PASS, FAIL, skipped, not judged, or '' (no target). */
+export function resultWord(c: Check): string {
+  if (c.skipped) return 'skipped';
+  if (c.unjudged !== undefined) return 'not judged';
+  return c.pass === undefined ? '' : c.pass ? 'PASS' : 'FAIL';
 }
 
 function formatNumber(v: number): string {
@@ -73,7 +83,7 @@ export function formatTable(checks: readonly Check[]): string {
     c.name,
     c.value === null ? (c.skipped ? '-' : 'n/a') : `${formatNumber(c.value)}${c.unit ? ' ' + c.unit : ''}`,
     formatTarget(c.target, c.unit),
-    c.skipped ? 'skipped' : c.pass === undefined ? '' : c.pass ? 'PASS' : 'FAIL',
+    resultWord(c),
   ]);
   const header = ['figure', 'value', 'target', 'result'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));

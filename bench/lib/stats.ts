@@ -57,9 +57,12 @@ export interface TaskRun {
 /**
  * Where the storm's task slots went: how long after t0 the first task started,
  * and the slot time left idle per task once tasks were flowing, i.e.
- * (C x (last completion - first start) - sum of task run times) / tasks.
- * That idle time is the per-cycle overhead (noticing a finished task, handing
- * the slot over, the next start call); it is 0 when every slot is always busy.
+ * (C x (last completion - first start) - sum of task run times - the last
+ * wave's empty slots) / tasks, where the last wave's empty slots are
+ * ((C - N mod C) mod C) x the mean run time (N tasks cannot fill it). What is
+ * left is the per-task overhead (noticing a finished task, handing the slot
+ * over, the next start call), plus the first wave's ramp-up; 0 when the slots
+ * never wait.
  */
 export function slotUsage(runs: readonly TaskRun[], t0: number, concurrency: number): { tasks: number; firstStartMs: number; idleMsPerTask: number } {
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`task concurrency must be a positive integer, got ${concurrency}`);
@@ -74,5 +77,6 @@ export function slotUsage(runs: readonly TaskRun[], t0: number, concurrency: num
     last = Math.max(last, r.completeTime);
     busy += r.completeTime - r.startTime;
   }
-  return { tasks: done.length, firstStartMs: first - t0, idleMsPerTask: Math.max(0, concurrency * (last - first) - busy) / done.length };
+  const emptyInLastWave = ((concurrency - (done.length % concurrency)) % concurrency) * (busy / done.length);
+  return { tasks: done.length, firstStartMs: first - t0, idleMsPerTask: Math.max(0, concurrency * (last - first) - busy - emptyInLastWave) / done.length };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatTable, getPath, judge, makeCheck, missingFigures, STABLE_NAMES } from '../../bench/lib/report.ts';
+import { formatTable, getPath, judge, makeCheck, missingFigures, resultWord, STABLE_NAMES } from '../../bench/lib/report.ts';
+import { stormRatioUnjudged } from '../../bench/lib/results.ts';
 import { parseBenchArgs, UsageError } from '../../bench/lib/args.ts';
 
 describe('judge and makeCheck', () => {
@@ -18,6 +19,20 @@ describe('judge and makeCheck', () => {
 
   it('leaves figures without a target unjudged', () => {
     expect(makeCheck('memory.pollerRssMb', 80, 'MiB').pass).toBeUndefined();
+  });
+
+  it('shows a target it must not judge in this run as "not judged", with the reason', () => {
+    const c = makeCheck('storm.ratio', 1.31, '', { op: '<=', limit: 1.2 }, false, 'too small a storm');
+    expect(c.pass).toBeUndefined();
+    expect(c.target).toEqual({ op: '<=', limit: 1.2 });
+    expect(resultWord(c)).toBe('not judged');
+    expect(formatTable([c]).split('\n')[2]).toMatch(/^storm\.ratio\s+1\.31\s+<= 1\.20?\s+not judged$/);
+  });
+
+  it('judges the storm ratio from 1,000 VMs on (the size its target is set for)', () => {
+    expect(stormRatioUnjudged(1000)).toBeUndefined();
+    expect(stormRatioUnjudged(5000)).toBeUndefined();
+    expect(stormRatioUnjudged(100)).toMatch(/1000 VMs or more; this one had 100/);
   });
 });
 

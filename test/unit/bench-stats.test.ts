@@ -77,6 +77,15 @@ describe('slotUsage', () => {
     expect(slotUsage(runs, 1000, 2)).toEqual({ tasks: 4, firstStartMs: 50, idleMsPerTask: 0 });
   });
 
+  it('does not count the slots a last, partial wave cannot fill', () => {
+    // 4 slots, 6 tasks of 100 ms back to back: the second wave has 2 tasks and 2 empty slots.
+    const runs = [0, 0, 0, 0, 100, 100].map((s) => ({ startTime: 1000 + s, completeTime: 1100 + s }));
+    expect(slotUsage(runs, 1000, 4).idleMsPerTask).toBe(0);
+    // The same with a 30 ms gap before the second wave: 4 slots x 30 ms over 6 tasks.
+    const late = [0, 0, 0, 0, 130, 130].map((s) => ({ startTime: 1000 + s, completeTime: 1100 + s }));
+    expect(slotUsage(late, 1000, 4).idleMsPerTask).toBeCloseTo(120 / 6, 6);
+  });
+
   it('charges the gap between a task finishing and the next start to each task', () => {
     // 1 slot, 3 tasks of 100 ms with 20 ms between them: 40 ms idle over 3 tasks.
     const runs = [0, 120, 240].map((s) => ({ startTime: 2000 + s, completeTime: 2100 + s }));
