@@ -18,7 +18,9 @@ export function progressLine(s: ProgressSnapshot): string {
   const closed = CLOSED_STATES.reduce((n, st) => n + (s.byState[st] ?? 0), 0);
   const parts = ORDER.filter((st) => s.byState[st]).map((st) => `${st} ${s.byState[st]}`);
   const states = parts.length ? parts.join(' | ') : 'waiting for the poller';
-  return `[${(s.elapsedMs / 1000).toFixed(0).padStart(4)}s] ${closed}/${s.expected} done: ${states}; notifications ${s.notifications}`;
+  // A KMS wait looks like a hang in the demo (15 s): say what it waits for.
+  const hint = s.byState['waiting-kms'] ? ' (waiting-kms: the key provider is unreachable; retried until policy.kmsWaitTimeout, then escalated)' : '';
+  return `[${(s.elapsedMs / 1000).toFixed(0).padStart(4)}s] ${closed}/${s.expected} done: ${states}; notifications ${s.notifications}${hint}`;
 }
 
 export class ProgressView {

@@ -120,6 +120,9 @@ describe('demo report', () => {
     expect(progressLine({ elapsedMs: 12_300, byState: { resolved: 2, diagnosing: 1 }, expected: 8, notifications: 5 })).toBe(
       '[  12s] 2/8 done: diagnosing 1 | resolved 2; notifications 5',
     );
+    expect(progressLine({ elapsedMs: 3_000, byState: { 'waiting-kms': 1, resolved: 9 }, expected: 10, notifications: 30 })).toMatch(
+      /^\[   3s\] 9\/10 done: waiting-kms 1 \| resolved 9; notifications 30 \(waiting-kms: the key provider is unreachable; retried until policy\.kmsWaitTimeout, then escalated\)$/,
+    );
   });
 
   it('keeps passwords and tokens out of the child logs', () => {

@@ -85,7 +85,9 @@ describe('vmlock worker commands', { timeout: 90_000 }, () => {
     expect(only.map((i) => i.vm.name)).toEqual(['stale-alarm']);
     const one = await vmlock('incident', list[0]!.id, '--json');
     expect((JSON.parse(one.stdout) as Incident).id).toBe(list[0]!.id);
-    expect((await vmlock('incidents')).stdout).toContain('cryptoUnlock:succeeded');
+    const table = (await vmlock('incidents')).stdout.split('\n');
+    expect(table[0]).toMatch(/^INCIDENT\s+STATE\s+VM\s+CAUSES\s+ACTIONS$/);
+    expect(table.join('\n')).toContain('cryptoUnlock:succeeded');
   });
 
   it('names the problem on bad input: unknown VM, unknown state, approving a closed incident', async () => {

@@ -53,7 +53,7 @@ export function register(program: Command): void {
     .option('--amqp-url <url>', 'RabbitMQ to use', process.env.VMLOCK__rabbitmq__url ?? 'amqp://guest:guest@127.0.0.1:5672')
     .option('--exchange <name>', 'RabbitMQ topic exchange for notifications', 'vmlock.events')
     .option('--seed <n>', 'simulator random seed (passed to vmlock sim --seed)')
-    .option('--cleanup', "delete the run's Redis keys after the report (default: keep them for vmlock incidents)", false)
+    .option('--cleanup', "delete the run's Redis keys after the report (without it they stay, for vmlock incidents)")
     .addHelpText(
       'after',
       `
@@ -93,7 +93,7 @@ Examples:
           exchange: flags.exchange,
           progress: process.stderr,
           signal: controller.signal,
-          cleanup: flags.cleanup,
+          cleanup: flags.cleanup === true,
           ...(flags.seed ? { simArgs: ['--seed', flags.seed] } : {}),
         });
         if (result.kind === 'preflight-failed') {

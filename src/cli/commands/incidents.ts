@@ -26,10 +26,16 @@ async function withStore<T>(config: Config, fn: (store: IncidentStore) => Promis
   }
 }
 
+function row(id: string, state: string, vm: string, causes: string, acts: string): string {
+  return `${id.padEnd(28)} ${state.padEnd(17)} ${vm.padEnd(36)} ${causes.padEnd(30)} ${acts}`;
+}
+
+const HEADER = row('INCIDENT', 'STATE', 'VM', 'CAUSES', 'ACTIONS');
+
 function line(i: Incident): string {
   const causes = i.causes.map((c) => c.code).join(',') || '-';
   const acts = i.actions.map((a) => `${a.kind}:${a.state}${a.dryRun ? '(dry-run)' : ''}`).join(',') || '-';
-  return `${i.id.padEnd(28)} ${i.state.padEnd(17)} ${`${i.vm.name} (${i.vm.moref})`.padEnd(36)} ${causes.padEnd(30)} ${acts}`;
+  return row(i.id, i.state, `${i.vm.name} (${i.vm.moref})`, causes, acts);
 }
 
 export function renderIncident(i: Incident): string {
@@ -74,7 +80,7 @@ export function register(program: Command): void {
     );
     const sorted = sortIncidents(list);
     if (flags.json) process.stdout.write(JSON.stringify(sorted, null, 2) + '\n');
-    else process.stdout.write((sorted.length ? sorted.map(line).join('\n') : 'no incidents') + '\n');
+    else process.stdout.write((sorted.length ? [HEADER, ...sorted.map(line)].join('\n') : 'no incidents') + '\n');
   });
 
   addJsonOption(
