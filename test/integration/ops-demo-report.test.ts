@@ -121,7 +121,7 @@ describe('demo report', () => {
       '[  12s] 2/8 done: diagnosing 1 | resolved 2; notifications 5',
     );
     expect(progressLine({ elapsedMs: 3_000, byState: { 'waiting-kms': 1, resolved: 9 }, expected: 10, notifications: 30 })).toMatch(
-      /^\[   3s\] 9\/10 done: waiting-kms 1 \| resolved 9; notifications 30 \(waiting-kms: the key provider is unreachable; retried until policy\.kmsWaitTimeout, then escalated\)$/,
+      /^\[ {3}3s\] 9\/10 done: waiting-kms 1 \| resolved 9; notifications 30 \(waiting-kms: the key provider is unreachable; retried until policy\.kmsWaitTimeout, then escalated\)$/,
     );
   });
 
