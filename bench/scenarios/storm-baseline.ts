@@ -5,7 +5,7 @@ import type { PhaseEnv } from '../lib/phase.ts';
 import { startSimulatorProcess } from '../lib/simulator.ts';
 
 /**
- * The storm's measured floor: the same reboot on a fresh simulator with the
+ * The storm's measured reference: the same reboot on a fresh simulator with the
  * same options, unlocked by the simplest possible client (C loops of
  * CryptoUnlock_Task + waitForTask, no detection, no diagnosis, no Redis). On a
  * noisy machine this shows what the simulator and the cores allowed in this

@@ -21,7 +21,7 @@ export interface StormResult {
   seconds: number;
   lowerBoundSeconds: number;
   ratio: number;
-  /** The same storm on a fresh simulator, unlocked by a bare client: the floor measured in this run. */
+  /** The same storm on a fresh simulator, unlocked by a bare client: the reference measured in this run (one client, so one task-wait loop). */
   baselineSeconds: number;
   /** seconds / baselineSeconds. */
   ratioToBaseline: number;

@@ -121,29 +121,39 @@ export class IncidentStore {
     return inc;
   }
 
-  /** Newest first. */
+  /**
+   * Newest first: the `limit` newest incidents that match `state` and
+   * `vcenter` (filters apply before the limit). Reads the index page by page,
+   * each page in one pipelined round trip, until enough match.
+   */
   async list(opts: { limit?: number; state?: IncidentState; vcenter?: string; timeline?: boolean } = {}): Promise<Incident[]> {
-    const ids = await this.#redis.zrevrange(`${this.#p}incidents`, 0, Math.max(0, (opts.limit ?? 1000) - 1));
+    const limit = opts.limit ?? 1000;
     const withTimeline = opts.timeline ?? true;
-    // One round trip for all of them, not two per incident.
-    const pipeline = this.#redis.pipeline();
-    for (const id of ids) {
-      pipeline.hgetall(this.#key(id));
-      if (withTimeline) pipeline.lrange(`${this.#key(id)}:timeline`, 0, -1);
-    }
-    const replies = (await pipeline.exec()) ?? [];
-    const step = withTimeline ? 2 : 1;
+    const filtered = opts.state !== undefined || opts.vcenter !== undefined;
+    const pageSize = filtered ? Math.max(limit, 500) : limit;
     const out: Incident[] = [];
-    for (let i = 0; i < ids.length; i++) {
-      const [err, h] = replies[i * step] ?? [null, {}];
-      if (err) throw err;
-      const hash = h as Record<string, string>;
-      if (!hash.id) continue;
-      const raw = withTimeline ? ((replies[i * step + 1]?.[1] as string[] | undefined) ?? []) : [];
-      const inc = fromHash(hash, raw.map((t) => JSON.parse(t) as TimelineEntry));
-      if (opts.state && inc.state !== opts.state) continue;
-      if (opts.vcenter && inc.vcenter !== opts.vcenter) continue;
-      out.push(inc);
+    for (let start = 0; out.length < limit; start += pageSize) {
+      const ids = await this.#redis.zrevrange(`${this.#p}incidents`, start, start + pageSize - 1);
+      if (ids.length === 0) break;
+      // One round trip per page, not two per incident.
+      const pipeline = this.#redis.pipeline();
+      for (const id of ids) {
+        pipeline.hgetall(this.#key(id));
+        if (withTimeline) pipeline.lrange(`${this.#key(id)}:timeline`, 0, -1);
+      }
+      const replies = (await pipeline.exec()) ?? [];
+      const step = withTimeline ? 2 : 1;
+      for (let i = 0; i < ids.length && out.length < limit; i++) {
+        const [err, h] = replies[i * step] ?? [null, {}];
+        if (err) throw err;
+        const hash = h as Record<string, string>;
+        if (!hash.id) continue;
+        if (opts.state && hash.state !== opts.state) continue;
+        if (opts.vcenter && hash.vcenter !== opts.vcenter) continue;
+        const raw = withTimeline ? ((replies[i * step + 1]?.[1] as string[] | undefined) ?? []) : [];
+        out.push(fromHash(hash, raw.map((t) => JSON.parse(t) as TimelineEntry)));
+      }
+      if (ids.length < pageSize) break;
     }
     return out;
   }

@@ -49,6 +49,9 @@ describe('incident store on real Redis', () => {
     expect(list[1]?.state).toBe('resolved');
     const bare = await store.list({ vcenter: 'vc1', timeline: false, state: 'resolved' });
     expect(bare.map((i) => [i.id, i.timeline.length, i.signals])).toEqual([['vc1.vm-1.1', 0, 11]]);
+    // The filter applies before the limit: the newest resolved one, though a newer open one exists.
+    expect((await store.list({ state: 'resolved', limit: 1, timeline: false })).map((i) => i.id)).toEqual(['vc1.vm-1.1']);
+    expect((await store.list({ limit: 1, timeline: false })).map((i) => i.id)).toEqual(['vc1.vm-1.2']);
   });
 
   it('records actions in plan order, causes and approval', async () => {

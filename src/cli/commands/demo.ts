@@ -43,7 +43,7 @@ export function register(program: Command): void {
         'and the notifications consumed; exit 0 only when every VM ends as the scenario expects',
     )
     .option('--scenario <name|file>', 'simulator scenario: clean, mixed, storm, or a scenario YAML file', 'mixed')
-    .option('--vms <n>', 'number of VMs (storm scenario)', positiveInt('--vms'))
+    .option('--vms <n>', 'number of VMs of a generated scenario (storm: 1000, clean: 20 unless given; mixed has a fixed set and ignores it)', positiveInt('--vms'))
     .option('--workers <n>', 'worker processes to start', positiveInt('--workers'), 2)
     .addOption(
       new Option('--timeout <duration>', 'give up (exit 1) when not finished after this long, e.g. 90s, 10m').argParser(duration).default(300_000, '5m'),
@@ -66,7 +66,7 @@ the run's incidents stay in Redis (vmlock incidents --config <that config>) unle
 Examples:
   npm run demo
   npm run demo -- --scenario storm --vms 500 --timeout 10m
-  vmlock demo --json > report.json`,
+  npm run -s demo -- --json > report.json   (or node bin/vmlock.js demo --json)`,
     )
     .action(async (flags: DemoFlags) => {
       const controller = new AbortController();

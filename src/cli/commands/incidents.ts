@@ -64,10 +64,10 @@ export function register(program: Command): void {
   addJsonOption(
     program
       .command('incidents')
-      .description('list incidents (open states first, then resolved, escalated, failed) with causes, actions and timelines')
-      .option('-c, --config <file>', 'configuration file (Redis settings)')
-      .option('--state <state>', `only this state: ${STATES.join(', ')}`)
-      .option('--limit <n>', 'newest N incidents', '1000'),
+      .description('list incidents (open states first, then resolved, escalated, failed) with causes and actions; --json adds each timeline')
+      .option('-c, --config <file>', 'configuration file with the Redis settings (default: $VMLOCK_CONFIG, else config/default.yaml alone); a demo run prints its own')
+      .option('--state <state>', `only incidents in exactly this state: ${STATES.join(', ')} ("open" is the state of a new incident, not every unfinished one)`)
+      .option('--limit <n>', 'the newest N incidents (after --state)', '1000'),
   ).action(async (flags: ListFlags) => {
     if (flags.state && !STATES.includes(flags.state)) {
       throw new VmlockError('VMLOCK_ERR_USAGE', `--state must be one of ${STATES.join(', ')}, not "${flags.state}"`);
