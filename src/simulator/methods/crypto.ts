@@ -88,6 +88,8 @@ export const cryptoMethods: Record<string, MethodDef> = {
   },
   QueryCryptoKeyStatus: {
     on: ['CryptoManagerKmip'],
+    // vSphere 6.7 U2 in fact; the simulator's older mode is 6.5.
+    since67: true,
     handler: (c) => {
       const w = c.ctx.world;
       const bitmap = intOf(c.args, 'checkKeyBitMap');
