@@ -8,6 +8,7 @@ export const CAUSE_CODES = [
   'home-key-missing-in-kms',
   'home-key-inactive',
   'keys-missing-on-host',
+  'key-status-unavailable',
   'nonboot-disk-key-missing',
   'boot-disk-key-missing',
   'boot-disk-unknown',
@@ -55,6 +56,8 @@ const CLASS: Record<KnownCauseCode, CauseClass> = {
   'home-key-missing-in-kms': 'escalate',
   'home-key-inactive': 'escalate',
   'keys-missing-on-host': 'act',
+  // vCenter before 6.7 U2 cannot report key status: re-push once (harmless), verification decides.
+  'key-status-unavailable': 'act',
   'nonboot-disk-key-missing': 'act',
   'boot-disk-key-missing': 'escalate',
   'boot-disk-unknown': 'escalate',

@@ -63,7 +63,9 @@ export function diagnose(facts: VmFacts): Diagnosis {
   const kmsDownProviders = new Set<string>();
   const missingDisks: DiskWithMissingKey[] = [];
 
-  for (const req of required) {
+  // Without key statuses (vCenter before 6.7 U2) nothing per key is known: no key is
+  // called gone, so no disk is detached; re-pushing the keys is tried below.
+  for (const req of facts.keyStatusUnavailable ? [] : required) {
     const provider = req.key.providerId?.id;
     const st = statusFor(facts.keyStatuses, req.key);
     const providerDown = provider !== undefined && facts.kmsActive[provider] === false;
@@ -135,7 +137,15 @@ export function diagnose(facts: VmFacts): Diagnosis {
   const keysOk = kmsDownProviders.size === 0 && homeKeyGone.length === 0 && unknownReasons.length === 0;
   const powerOnFailed = facts.signalKind === 'powerOnFailure' && vm.powerState !== 'poweredOn' && missingDisks.length === 0;
   const needsKeysPushed = keysOk && (locked || powerOnFailed);
-  if (needsKeysPushed) {
+  if (needsKeysPushed && facts.keyStatusUnavailable) {
+    causes.push({
+      code: 'key-status-unavailable',
+      message: `vCenter ${facts.vcenter} cannot report key status (QueryCryptoKeyStatus needs vSphere 6.7 U2 or later): the keys of VM ${vmName} are re-pushed once, which is harmless; if it stays ${locked ? 'locked' : 'unable to power on'}, a key is missing in the key provider`,
+      key: vm.keyId ? keyString(vm.keyId) : undefined,
+      keyId: vm.keyId?.keyId,
+      provider: vm.keyId?.providerId?.id,
+    });
+  } else if (needsKeysPushed) {
     causes.push({
       code: 'keys-missing-on-host',
       message: `the keys of VM ${vmName} are available from the key provider but missing on host ${facts.host?.name ?? vm.host?.value ?? '(unknown)'} (key cache cleared, e.g. by a reboot): re-push them`,

@@ -13,6 +13,11 @@ export interface VmFacts {
   snapshot: VmCryptoSnapshot | null;
   /** QueryCryptoKeyStatus for every key the VM needs (home, disks, parent chains). */
   keyStatuses: CryptoKeyStatus[];
+  /**
+   * vCenter does not offer QueryCryptoKeyStatus (before 6.7 U2): keyStatuses is
+   * empty because it cannot be asked, not because a key has no status.
+   */
+  keyStatusUnavailable?: boolean;
   /** checkKeyBitMap the statuses were asked with (CheckKey bits). */
   keyStatusBits: number;
   /** IsKmsClusterActive per key provider id; a provider not listed was not checked. */

@@ -64,6 +64,8 @@ export class FactGatherer {
   readonly #eventCache: TtlCache<VimEvent[]>;
   readonly #eventWindowMs: number;
   readonly #lastRead = new Map<string, { at: number; snapshot: VmCryptoSnapshot | null }>();
+  /** Set once vCenter answered that it has no QueryCryptoKeyStatus (before 6.7 U2); not asked again. */
+  #keyStatusUnavailable = false;
   static readonly KEY_BITS = CheckKey.available | CheckKey.usedByVms;
 
   constructor(api: VsphereApi, logger: Logger, opts: GatherOptions = {}) {
@@ -186,13 +188,14 @@ export class FactGatherer {
     const hostId = snapshot.host?.value;
     const folderId = snapshot.parent?.value;
     const [statuses, host, canRegisterVm, kms, events] = await Promise.all([
-      Promise.all(keys.map((k) => this.#keyCache.get(keyString(k), () => this.#keyStatus.get(k)))),
+      this.#keyStatuses(keys),
       hostId ? this.#hostCache.get(hostId, () => this.#hosts.get(hostId)) : Promise.resolve(undefined),
       folderId ? this.#privCache.get(folderId, () => this.#privileges.get(folderId)) : Promise.resolve(undefined),
       Promise.all(providers.map(async (p) => [p, await this.#kmsCache.get(p, () => this.#kmsActive(p))] as const)),
       recentEvents,
     ]);
-    facts.keyStatuses = statuses.filter((s): s is CryptoKeyStatus => s !== undefined);
+    if (statuses === undefined) facts.keyStatusUnavailable = true;
+    else facts.keyStatuses = statuses.filter((s): s is CryptoKeyStatus => s !== undefined);
     facts.host = host;
     facts.canRegisterVm = canRegisterVm;
     for (const [p, active] of kms) if (active !== undefined) facts.kmsActive[p] = active;
@@ -200,6 +203,19 @@ export class FactGatherer {
     // A recent failed power-on of this VM counts as that signal, whatever opened the incident.
     if (facts.events.some((e) => POWER_ON_FAILED_IDS.includes(e.eventTypeId ?? '') || POWER_ON_FAILED_IDS.includes(e.type))) facts.signalKind = 'powerOnFailure';
     return facts;
+  }
+
+  /** Key statuses (batched, cached); undefined when vCenter has no QueryCryptoKeyStatus (before 6.7 U2). */
+  async #keyStatuses(keys: readonly CryptoKeyId[]): Promise<(CryptoKeyStatus | undefined)[] | undefined> {
+    if (this.#keyStatusUnavailable) return undefined;
+    try {
+      return await Promise.all(keys.map((k) => this.#keyCache.get(keyString(k), () => this.#keyStatus.get(k))));
+    } catch (err) {
+      if (!(err instanceof MethodNotFound || err instanceof NotSupported)) throw err;
+      if (!this.#keyStatusUnavailable) this.#log.warn({ err: errorMessage(err) }, 'vCenter has no QueryCryptoKeyStatus (before 6.7 U2): diagnosing without key statuses');
+      this.#keyStatusUnavailable = true;
+      return undefined;
+    }
   }
 
   /** IsKmsClusterActive; undefined where vCenter cannot tell (before 7.0). */

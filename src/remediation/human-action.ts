@@ -23,6 +23,8 @@ export function humanActionFor(cause: Cause, vmName: string, vcenter: string): s
       return `Make host ${String(cause.entity ?? '')} crypto-safe (vSphere admin: configure its host key from the key provider) or move VM ${vmName} to a crypto-safe host, ${then}`;
     case 'missing-privilege':
       return `Grant ${cause.privilege ?? 'the missing privilege'} (Cryptographic operations > Register VM) on folder ${String(cause.entity ?? '(the VM folder)')} to vmlock's service account on vCenter ${vcenter} (vSphere admin), ${then}`;
+    case 'key-status-unavailable':
+      return `vCenter ${vcenter} cannot report key status (before vSphere 6.7 U2) and re-pushing the keys did not fix VM ${vmName}: check in key provider ${provider} that its keys (home key ${key}) exist and are active (KMS admin), ${then}`;
     case 'kms-unreachable':
       return `Restore the connection from vCenter ${vcenter} to key provider ${provider} (KMS and network admins: KMS up, certificates trusted), ${then}`;
     default:

@@ -87,7 +87,7 @@ export function planRemediation(diagnosis: Diagnosis, facts: VmFacts, policy: Po
   }
 
   const actions: PlannedAction[] = [];
-  const pushKeys = causes.find((c) => c.code === 'keys-missing-on-host');
+  const pushKeys = causes.find((c) => c.code === 'keys-missing-on-host' || c.code === 'key-status-unavailable');
   if (pushKeys && vm) {
     const a: PlannedAction = { kind: 'cryptoUnlock', id: 'cryptoUnlock', target: moref, reason: pushKeys.message };
     if (policy.reloadFallback && vm.vmPathName) a.reloadFallback = { vmPathName: vm.vmPathName };

@@ -181,6 +181,7 @@ function factsForTimeline(f: VmFacts): unknown {
       bootOrder: vm.bootOrder,
     },
     keyStatuses: f.keyStatuses.map((s) => ({ keyId: s.keyId, keyAvailable: s.keyAvailable, reason: s.reason })),
+    ...(f.keyStatusUnavailable ? { keyStatusUnavailable: true } : {}),
     kmsActive: f.kmsActive,
     host: f.host && { name: f.host.name, cryptoState: f.host.cryptoState, connectionState: f.host.connectionState },
     canRegisterVm: f.canRegisterVm,
@@ -218,7 +219,8 @@ async function diagnoseAndPlan(ctx: IncidentContext, progress: Progress, save: (
   const diagnosis = diagnose(facts);
   const wasPoweredOn = meta(progress, 'initialPower') === 'poweredOn' || job.signal.kind === 'powerOnFailure' || facts.signalKind === 'powerOnFailure';
   const plan = planRemediation(diagnosis, facts, policy, { wasPoweredOn });
-  await ctx.note('facts', `facts gathered (${facts.keyStatuses.length} key statuses, ${facts.events.length} events)`, factsForTimeline(facts));
+  const keyNote = facts.keyStatusUnavailable ? 'no key statuses: vCenter has no QueryCryptoKeyStatus' : `${facts.keyStatuses.length} key statuses`;
+  await ctx.note('facts', `facts gathered (${keyNote}, ${facts.events.length} events)`, factsForTimeline(facts));
   await ctx.note('causes', diagnosis.causes.map((c) => `${c.code}: ${c.message}`).join('; ') || 'no cause', { causes: diagnosis.causes, advisories: diagnosis.advisories, bootDisk: diagnosis.bootDisk });
   await Promise.all([
     ctx.note('plan', plan.summary + (plan.dryRun ? ' (dry-run)' : ''), plan),
@@ -337,9 +339,13 @@ async function act(ctx: IncidentContext, progress: Progress, save: () => Promise
       await ctx.emit('action-failed', `${a.kind} on ${job.vm.name} failed: ${err.message}`, `a${i}`);
       if (a.kind === 'acknowledgeAlarm') continue; // cosmetic: the VM is fixed anyway
       const noUnlockMethod = a.kind === 'cryptoUnlock' && (err.cause instanceof MethodNotFound || err.cause instanceof NotSupported);
+      // Key status unknown (vCenter before 6.7 U2) and the re-push did not help: a key is missing in the KMS.
+      const statusUnknown = noUnlockMethod ? undefined : inc.causes.find((c) => c.code === 'key-status-unavailable');
       const human = noUnlockMethod
         ? `vCenter ${job.vcenter} has no CryptoUnlock_Task (before 6.7): set policy.reloadFallback: true (reload from the VM's own path), or reload VM ${job.vm.name} from its configuration path in vSphere (vSphere admin), then run \`vmlock unlock ${job.vm.name}\``
-        : `Check VM ${job.vm.name} in vSphere Client (${a.kind} failed: ${err.message}), fix the cause, then run \`vmlock unlock ${job.vm.name}\``;
+        : statusUnknown
+          ? `${humanActionFor(statusUnknown as Cause, job.vm.name, job.vcenter)} (${a.kind} failed: ${err.message})`
+          : `Check VM ${job.vm.name} in vSphere Client (${a.kind} failed: ${err.message}), fix the cause, then run \`vmlock unlock ${job.vm.name}\``;
       return ctx.close('escalated', `${a.kind} failed: ${err.message}`, human);
     }
   }

@@ -131,6 +131,24 @@ describe('worker steps', () => {
     expect(inc!.actions[0]).toMatchObject({ kind: 'reload', state: 'succeeded' });
     expect(inc!.timeline.some((t) => t.message.includes('reloadVirtualMachineFromPath_Task on ' + path))).toBe(true);
     expect((await w.control.stats()).tasksStarted[vm.moref]).toEqual({ reloadVirtualMachineFromPath_Task: 1 });
+    // 6.5 has no QueryCryptoKeyStatus: asked once, then diagnosed without key statuses.
+    expect(inc!.causes.map((c) => c.code)).toEqual(['key-status-unavailable']);
+    expect((await w.control.stats()).calls.QueryCryptoKeyStatus ?? 0).toBeLessThanOrEqual(1);
+  });
+
+  it('on vCenter 6.5 with the home key gone from the KMS: one harmless reload, then escalates pointing at the KMS', async () => {
+    w = await workerWorld('w65k', { scenario: 'mixed', apiVersion: '6.5' });
+    const vm = await vmNamed(w, 'home-key-missing-in-kms');
+    worker = await startWorker({ config: w.config({ policy: { reloadFallback: true } }), logger: silent, tuning });
+    const [inc] = await w.waitClosed([await w.enqueue(vm)], 30_000);
+    expect(inc!.state).toBe('escalated');
+    expect(inc!.causes.map((c) => c.code)).toEqual(['key-status-unavailable']);
+    expect(inc!.actions[0]).toMatchObject({ kind: 'cryptoUnlock', state: 'failed', error: expect.stringContaining('still locked') });
+    expect(inc!.humanAction).toMatch(/cannot report key status .* check in key provider \S+ that its keys .* exist and are active/);
+    const stats = await w.control.stats();
+    expect(stats.tasksStarted[vm.moref]).toEqual({ reloadVirtualMachineFromPath_Task: 1 });
+    expect(stats.detachedFiles).toEqual([]);
+    expect((await w.control.vm(vm.moref)).cryptoState).toBe('locked');
   });
 
   it('on vCenter 6.5 without reloadFallback escalates, naming the missing method', async () => {

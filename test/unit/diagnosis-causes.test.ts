@@ -56,6 +56,11 @@ const cases: { name: string; f: Partial<VmFacts>; want: string[] }[] = [
     want: ['kms-unreachable', 'missing-privilege'],
   },
   { name: 'home-only VM locked', f: { snapshot: snapshot(homeOnly), keyStatuses: [status(HOME, true)] }, want: ['keys-missing-on-host'] },
+  // vCenter before 6.7 U2: no QueryCryptoKeyStatus, so nothing is known per key.
+  { name: 'no key status API, VM locked: re-push once', f: { keyStatusUnavailable: true, keyStatuses: [] }, want: ['key-status-unavailable'] },
+  { name: 'no key status API, power-on failure: re-push once, never a disk detached', f: { keyStatusUnavailable: true, keyStatuses: [], snapshot: snapshot(unlockedVm), signalKind: 'powerOnFailure' }, want: ['key-status-unavailable'] },
+  { name: 'no key status API, VM fine: stale alarm', f: { keyStatusUnavailable: true, keyStatuses: [], snapshot: snapshot(unlockedVm) }, want: ['stale-alarm'] },
+  { name: 'no key status API, host not crypto-safe still escalates', f: { keyStatusUnavailable: true, keyStatuses: [], host: { ...SAFE_HOST, cryptoState: 'prepared' } }, want: ['key-status-unavailable', 'host-not-crypto-safe'] },
   {
     name: 'key status matched by keyId when vCenter adds the provider',
     f: { snapshot: snapshot({ disks: [disk(2000, 0, { keyId: 'k-home' })], keyId: { keyId: 'k-home' } }), keyStatuses: [status(HOME, false, 'KeyStateMissingInKMS')] },

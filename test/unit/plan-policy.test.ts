@@ -3,6 +3,7 @@ import { policySchema, type PolicyConfig } from '../../src/config/schema.ts';
 import { diagnose } from '../../src/diagnosis/diagnose.ts';
 import type { VmFacts } from '../../src/diagnosis/facts.ts';
 import { planRemediation, type PlanContext } from '../../src/remediation/plan.ts';
+import { humanActionFor } from '../../src/remediation/human-action.ts';
 import { DATA, HOME, disk, facts, snapshot, status } from './diagnosis-fixtures.ts';
 
 const policy = (p: Record<string, unknown> = {}): PolicyConfig => policySchema.parse(p);
@@ -31,6 +32,7 @@ const cases: { name: string; f: Partial<VmFacts>; p?: Record<string, unknown>; c
   { name: 'home key missing escalates', f: { keyStatuses: [status(HOME, false, 'KeyStateMissingInKMS'), status(DATA, true)] }, outcome: 'escalate', actions: [] },
   { name: 'escalation wins over a KMS wait', f: { keyStatuses: [status(HOME, false, 'KeyStateClusterUnreachable'), status(DATA, true)], canRegisterVm: false }, outcome: 'escalate', actions: [] },
   { name: 'requireApproval lists the held kinds', f: dataGone, p: { requireApproval: ['detachDisk', 'reload'] }, outcome: 'remediate', actions: ['cryptoUnlock', 'detachDisk:2001', 'powerOn', 'acknowledgeAlarm:alarm-9'], approval: ['detachDisk'] },
+  { name: 'no key status API (before 6.7 U2): unlock once, power on, acknowledge', f: { keyStatusUnavailable: true, keyStatuses: [] }, outcome: 'remediate', actions: ['cryptoUnlock', 'powerOn', 'acknowledgeAlarm:alarm-9'] },
   { name: 'reload approval covers an unlock with reload fallback', f: {}, p: { reloadFallback: true, requireApproval: ['reload'] }, outcome: 'remediate', actions: ['cryptoUnlock', 'powerOn', 'acknowledgeAlarm:alarm-9'], approval: ['cryptoUnlock'] },
 ];
 
@@ -57,6 +59,16 @@ describe('planRemediation per policy', () => {
   it('adds the reload fallback on the VM\'s own path only when policy allows', () => {
     expect(plan({}).actions[0]!.reloadFallback).toBeUndefined();
     expect(plan({}, { reloadFallback: true }).actions[0]!.reloadFallback).toEqual({ vmPathName: '[ds1] vm-1/vm-1.vmx' });
+  });
+
+  it('without key statuses the re-push says so and the human action points at the KMS', () => {
+    const pl = plan({ keyStatusUnavailable: true, keyStatuses: [] }, { reloadFallback: true });
+    expect(pl.actions[0]).toMatchObject({ kind: 'cryptoUnlock', reloadFallback: { vmPathName: '[ds1] vm-1/vm-1.vmx' } });
+    expect(pl.actions[0]!.reason).toMatch(/cannot report key status.*re-pushed once/);
+    const cause = diagnose(facts({ keyStatusUnavailable: true, keyStatuses: [] })).causes[0]!;
+    expect(humanActionFor(cause, 'app-1', 'sim')).toBe(
+      'vCenter sim cannot report key status (before vSphere 6.7 U2) and re-pushing the keys did not fix VM app-1: check in key provider kms-1 that its keys (home key k-home) exist and are active (KMS admin), then run `vmlock unlock app-1`',
+    );
   });
 
   it('escalation says concretely what a human must do', () => {
