@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { RedisSubscriber } from '../util/redis-subscriber.ts';
 
 /**
  * Acquires a slot if fewer than `limit` unexpired holders exist. Holders are a
@@ -45,6 +46,8 @@ export interface TaskSemaphoreOptions {
    * holders and lost messages.
    */
   pollMs?: number;
+  /** The process's shared pub/sub connection; without one the semaphore opens (and closes) its own. */
+  subscriber?: RedisSubscriber;
 }
 
 /**
@@ -59,7 +62,8 @@ export class TaskSemaphore {
   readonly #prefix: string;
   readonly #leaseMs: number;
   readonly #pollMs: number;
-  #sub: Redis | undefined;
+  readonly #subscriber: RedisSubscriber;
+  readonly #ownsSubscriber: boolean;
   readonly #subscribed = new Set<string>();
   readonly #waiters = new Map<string, Set<() => void>>();
   /** Releases seen per channel (message or local), so a release between a failed attempt and the wait is not missed. */
@@ -72,6 +76,8 @@ export class TaskSemaphore {
     this.#prefix = prefix;
     this.#leaseMs = opts.leaseMs ?? 30_000;
     this.#pollMs = opts.pollMs ?? 250;
+    this.#ownsSubscriber = opts.subscriber === undefined;
+    this.#subscriber = opts.subscriber ?? new RedisSubscriber(redis);
   }
 
   key(vcenter: string): string {
@@ -138,14 +144,9 @@ export class TaskSemaphore {
 
   async #subscribe(channel: string): Promise<void> {
     if (this.#subscribed.has(channel)) return;
-    if (!this.#sub) {
-      this.#sub = this.#redis.duplicate({ enableAutoPipelining: false });
-      this.#sub.on('error', () => undefined);
-      this.#sub.on('message', (ch: string) => this.#released(ch));
-    }
     this.#subscribed.add(channel);
     try {
-      await this.#sub.subscribe(channel);
+      await this.#subscriber.subscribe(channel, () => this.#released(channel));
     } catch {
       this.#subscribed.delete(channel); // polling still works
     }
@@ -172,11 +173,9 @@ export class TaskSemaphore {
     return this.#redis.zcount(this.key(vcenter), now, '+inf');
   }
 
-  /** Closes the release subscription (the shared connection stays the caller's). */
+  /** Closes the release subscription when it is the semaphore's own (a shared subscriber and the Redis connection stay the caller's). */
   async close(): Promise<void> {
-    const sub = this.#sub;
-    this.#sub = undefined;
     this.#subscribed.clear();
-    if (sub) await sub.quit().catch(() => sub.disconnect());
+    if (this.#ownsSubscriber) await this.#subscriber.close();
   }
 }

@@ -14,6 +14,7 @@ import { VmLockManager } from '../remediation/vm-lock.ts';
 import { VcenterPool, type ClientFactory } from './clients.ts';
 import { createProcessor } from './processor.ts';
 import { RedisTaskFeed } from './task-feed.ts';
+import { RedisSubscriber } from '../util/redis-subscriber.ts';
 
 /**
  * Stall handling. A worker renews each active job's BullMQ lock every
@@ -83,15 +84,12 @@ export async function startWorker(opts: { config: Config; logger: Logger; tuning
   const notify: Notify = async (n) => {
     await outbox.emit({ ...n, vcenterSource: `vmlock/vcenter/${n.incident.vcenter}`, at: new Date().toISOString() });
   };
+  // One pub/sub connection for the semaphore's releases and the task completion feeds.
+  const subscriber = new RedisSubscriber(redis);
   // Worker processes tell each other which tasks they saw succeed (one channel per vCenter).
-  const feeds: RedisTaskFeed[] = [];
-  const taskFeed = (vcenter: string): RedisTaskFeed => {
-    const feed = new RedisTaskFeed(redis, `${prefix}:tasks:${vcenter}:succeeded`, logger.child({ vcenter }));
-    feeds.push(feed);
-    return feed;
-  };
+  const taskFeed = (vcenter: string): RedisTaskFeed => new RedisTaskFeed(redis, subscriber, `${prefix}:tasks:${vcenter}:succeeded`, logger.child({ vcenter }));
   const pool = new VcenterPool(config, logger, tuning.clientFactory, tuning.gather, taskFeed);
-  const semaphore = new TaskSemaphore(redis, prefix, { leaseMs: tuning.taskLeaseMs ?? 30_000 });
+  const semaphore = new TaskSemaphore(redis, prefix, { leaseMs: tuning.taskLeaseMs ?? 30_000, subscriber });
   const vmLocks = new VmLockManager(redis, prefix, tuning.vmLockTtlMs ?? 30_000);
   const processor = createProcessor({
     config,
@@ -130,7 +128,7 @@ export async function startWorker(opts: { config: Config; logger: Logger; tuning
       (stopped ??= (async () => {
         await worker.close().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'worker close'));
         await notifier?.stop().catch(() => undefined);
-        await Promise.allSettled([queue.close(), outbox.close(), pool.close(), semaphore.close(), ...feeds.map((f) => f.close())]);
+        await Promise.allSettled([queue.close(), outbox.close(), pool.close(), semaphore.close(), subscriber.close()]);
         redis.disconnect();
         health.report('worker', false, 'stopped');
         logger.info('incident worker stopped');

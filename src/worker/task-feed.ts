@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.ts';
 import type { TaskCompletionFeed } from '../vsphere/task-waiter.ts';
+import { errorMessage } from '../errors.ts';
+import type { RedisSubscriber } from '../util/redis-subscriber.ts';
 
 /** vCenter task ids as they appear in a Task MoRef (task-123, session[...]task-1). */
 const TASK_ID = /^[A-Za-z0-9_.:[\]-]{1,128}$/;
@@ -35,31 +37,31 @@ export function parseTaskFeedMessage(raw: string): { from: string; succeeded: st
  */
 export class RedisTaskFeed implements TaskCompletionFeed {
   readonly #redis: Redis;
+  readonly #subscriber: RedisSubscriber;
   readonly #channel: string;
   readonly #log: Logger;
   readonly #id = randomUUID();
-  #sub: Redis | undefined;
+  #subscribed = false;
   #lastWarnAt = 0;
 
-  constructor(redis: Redis, channel: string, logger: Logger) {
+  /** `redis` publishes; `subscriber` is the process's shared pub/sub connection (closed by its owner). */
+  constructor(redis: Redis, subscriber: RedisSubscriber, channel: string, logger: Logger) {
     this.#redis = redis;
+    this.#subscriber = subscriber;
     this.#channel = channel;
     this.#log = logger;
   }
 
   publish(tasks: string[]): void {
     this.#redis.publish(this.#channel, JSON.stringify({ from: this.#id, succeeded: tasks })).catch((err: unknown) => {
-      this.#log.debug({ err: (err as Error).message }, 'could not share task completions');
+      this.#log.debug({ err: errorMessage(err) }, 'could not share task completions');
     });
   }
 
   subscribe(onSucceeded: (tasks: string[]) => void): void {
-    if (this.#sub) throw new Error('RedisTaskFeed: already subscribed');
-    const sub = this.#redis.duplicate({ enableAutoPipelining: false });
-    this.#sub = sub;
-    sub.on('error', () => undefined); // the main connection reports Redis health
-    sub.on('message', (channel: string, raw: string) => {
-      if (channel !== this.#channel) return;
+    if (this.#subscribed) throw new Error('RedisTaskFeed: already subscribed');
+    this.#subscribed = true;
+    const onMessage = (raw: string): void => {
       let msg: { from: string; succeeded: string[] };
       try {
         msg = parseTaskFeedMessage(raw);
@@ -67,20 +69,14 @@ export class RedisTaskFeed implements TaskCompletionFeed {
         // Bad input never settles a wait; say so at most once a minute.
         if (Date.now() - this.#lastWarnAt > 60_000) {
           this.#lastWarnAt = Date.now();
-          this.#log.warn({ channel, err: (err as Error).message }, 'ignored a malformed task completion message');
+          this.#log.warn({ channel: this.#channel, err: errorMessage(err) }, 'ignored a malformed task completion message');
         }
         return;
       }
       if (msg.from !== this.#id && msg.succeeded.length > 0) onSucceeded(msg.succeeded);
+    };
+    this.#subscriber.subscribe(this.#channel, onMessage).catch((err: unknown) => {
+      this.#log.warn({ channel: this.#channel, err: errorMessage(err) }, 'cannot subscribe to task completions; this process notices tasks on its own');
     });
-    sub.subscribe(this.#channel).catch((err: unknown) => {
-      this.#log.warn({ channel: this.#channel, err: (err as Error).message }, 'cannot subscribe to task completions; this process notices tasks on its own');
-    });
-  }
-
-  async close(): Promise<void> {
-    const sub = this.#sub;
-    this.#sub = undefined;
-    if (sub) await sub.quit().catch(() => sub.disconnect());
   }
 }

@@ -4,6 +4,7 @@ import { startSimulator, type RunningSimulator } from '../../src/simulator/index
 import { SimControl } from '../../src/simulator/control-client.ts';
 import { VsphereClient } from '../../src/vsphere/client.ts';
 import { RedisTaskFeed } from '../../src/worker/task-feed.ts';
+import { RedisSubscriber } from '../../src/util/redis-subscriber.ts';
 import { createLogger } from '../../src/log.ts';
 import { REDIS_URL, uniquePrefix } from '../helpers/services.ts';
 
@@ -18,6 +19,8 @@ let redis: Redis;
 let listener: Redis;
 const clients: VsphereClient[] = [];
 const feeds: RedisTaskFeed[] = [];
+/** One pub/sub connection per simulated worker process, as the worker has. */
+const subscribers: RedisSubscriber[] = [];
 const channel = `${uniquePrefix('feed')}:tasks:sim:succeeded`;
 const logLines: string[] = [];
 const logger = createLogger({ level: 'warn', destination: { write: (s: string) => void logLines.push(s) } });
@@ -27,7 +30,9 @@ const vmRef = (value: string) => ({ type: 'VirtualMachine', value });
 async function newClient(name: string): Promise<VsphereClient> {
   const c = new VsphereClient({ name, url: sim.url, user: sim.user, password: sim.password, callTimeoutMs: 20_000 });
   await c.connect();
-  const feed = new RedisTaskFeed(redis, channel, logger);
+  const subscriber = new RedisSubscriber(redis);
+  subscribers.push(subscriber);
+  const feed = new RedisTaskFeed(redis, subscriber, channel, logger);
   c.shareTaskCompletions(feed);
   clients.push(c);
   feeds.push(feed);
@@ -50,7 +55,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
-  await Promise.all(feeds.map((f) => f.close()));
+  await Promise.all(subscribers.map((s) => s.close()));
   redis?.disconnect();
   listener?.disconnect();
   await sim?.stop();
