@@ -44,6 +44,16 @@ export function isA(type: string, base: string): boolean {
 
 type Props = Record<string, (id: string) => XVal | undefined>;
 
+/** The property at a dotted path: a getter of the whole path, else the getter of its first part, walked down. */
+function propertyAt<G>(getters: Record<string, G>, path: string, read: (getter: G) => XVal | undefined): XVal | undefined {
+  const direct = getters[path];
+  if (direct) return read(direct);
+  const parts = path.split('.');
+  const top = getters[parts[0] as string];
+  if (!top) throw faults.invalidProperty(path);
+  return walk(read(top), parts, 1);
+}
+
 export function serviceContentXVal(ctx: SimContext): XVal {
   const w = ctx.world;
   const m = (field: string, type: string, id: string): [string, XVal] => [field, ref(type, id)];
@@ -154,31 +164,16 @@ export class ObjectRegistry implements ObjectAccess {
     if (type === 'VirtualMachine') {
       const vm = w.vms.get(id);
       if (!vm) throw faults.notFound({ type, value: id });
-      const direct = vmGetters[path];
-      if (direct) return direct(w, vm);
-      const parts = path.split('.');
-      const top = vmGetters[parts[0] as string];
-      if (!top) throw faults.invalidProperty(path);
-      return walk(top(w, vm), parts, 1);
+      return propertyAt(vmGetters, path, (get) => get(w, vm));
     }
     if (type === 'HostSystem') {
       const h = w.hosts.get(id);
       if (!h) throw faults.notFound({ type, value: id });
-      const direct = hostGetters[path];
-      if (direct) return direct(w, h);
-      const parts = path.split('.');
-      const top = hostGetters[parts[0] as string];
-      if (!top) throw faults.invalidProperty(path);
-      return walk(top(w, h), parts, 1);
+      return propertyAt(hostGetters, path, (get) => get(w, h));
     }
     const table = this.tables[type];
     if (!table) throw faults.invalidProperty(path);
-    const direct = table[path];
-    if (direct) return direct(id);
-    const parts = path.split('.');
-    const top = table[parts[0] as string];
-    if (!top) throw faults.invalidProperty(path);
-    return walk(top(id), parts, 1);
+    return propertyAt(table, path, (get) => get(id));
   }
 
   private buildTables(): Record<string, Props> {
