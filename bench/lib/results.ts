@@ -65,7 +65,8 @@ export function notes(r: PhaseResults, startLoad: number): string[] {
     // Fixed decimals, so the lines line up from run to run (results.json keeps the full values).
     const sec = (v: number): string => v.toFixed(2);
     out.push(`storm: first job added ${sec(b.firstJobAddedSeconds)} s after the reboot and started at ${sec(b.firstJobStartedSeconds)} s; all jobs added by ${sec(b.lastJobAddedSeconds)} s, last one started at ${sec(b.lastJobStartedSeconds)} s, finished at ${sec(b.lastJobFinishedSeconds)} s; outcomes ${JSON.stringify(s.outcomes)} (the canary's included)`);
-    out.push(`storm task slots: first unlock running ${sec(b.firstUnlockSeconds)} s after the reboot, then ${b.slotIdleMsPerUnlock.toFixed(1)} ms of slot time idle per unlock (finish noticed, slot handed over, next start call; the first wave's ramp-up included)`);
+    const seen = b.slotUnlocksSeen < s.vms ? ` (from the last ${b.slotUnlocksSeen} of ${s.vms} unlocks: the simulator lists its last 2,000 tasks)` : '';
+    out.push(`storm task slots${seen}: first unlock running ${sec(b.firstUnlockSeconds)} s after the reboot, then ${b.slotIdleMsPerUnlock.toFixed(1)} ms of slot time idle per unlock (finish noticed, slot handed over, next start call; the first wave's ramp-up included)`);
     out.push(`storm CPU seconds: ${Object.entries(s.cpuSeconds).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')} (of ${cpus().length} cores x ${sec(s.seconds)} s)`);
   }
   out.push(`machine: ${cpus().length} cores, load average ${startLoad.toFixed(1)} at start, ${(loadavg()[0] ?? 0).toFixed(1)} at end`);

@@ -56,7 +56,7 @@ export interface TaskRun {
 
 /**
  * Where the storm's task slots went: how long after t0 the first task started,
- * and the slot time left idle per task once tasks were flowing, i.e.
+ * and the slot time left idle per task, i.e.
  * (C x (last completion - first start) - sum of task run times - the last
  * wave's empty slots) / tasks, where the last wave's empty slots are
  * ((C - N mod C) mod C) x the mean run time (N tasks cannot fill it). What is

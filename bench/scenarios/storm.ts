@@ -32,7 +32,7 @@ export interface StormResult {
   callsByMethod: Record<string, number>;
   /** CPU seconds used from the reboot to the last unlock, by part (poller, workers, notifier, simulator). */
   cpuSeconds: Record<string, number>;
-  /** Seconds from the reboot to the last incident job added, started and finished (where the time went). */
+  /** Where the time went: seconds from the reboot to the first and last incident job added and started, the last finished, and the task slots' use. */
   breakdown: {
     firstJobAddedSeconds: number;
     firstJobStartedSeconds: number;
@@ -41,8 +41,10 @@ export interface StormResult {
     lastJobFinishedSeconds: number;
     /** Seconds from the reboot to the first unlock task running in the simulator. */
     firstUnlockSeconds: number;
-    /** Task-slot time left idle per unlock once they flowed: the per-task handover overhead. */
+    /** Task-slot time left idle per unlock (see slotUsage): the per-task hand-over, plus the first wave's ramp-up. */
     slotIdleMsPerUnlock: number;
+    /** Unlocks those two figures were computed from: the simulator lists its last 2,000 tasks, so a bigger storm shows only its end. */
+    slotUnlocksSeen: number;
   };
   /** Notifications received by a consumer bound to the exchange (canary included), by routing key. */
   notifications: Record<string, number>;
@@ -148,6 +150,7 @@ export async function runStorm(env: PhaseEnv): Promise<StormResult> {
         lastJobFinishedSeconds: round((jobs.lastFinished - t0) / 1000),
         firstUnlockSeconds: round(slots.firstStartMs / 1000),
         slotIdleMsPerUnlock: round(slots.idleMsPerTask, 1),
+        slotUnlocksSeen: slots.tasks,
       },
       outcomes: await watch.outcomes(incidents + canaryIncidents + 10),
       callsByMethod: stats.calls,
